@@ -1,0 +1,59 @@
+#include "command_line.hpp"
+
+#include "version.hpp"
+
+#include <relayguard/proxy/build_info.hpp>
+
+#include <iostream>
+#include <tinyxml2.h>
+
+namespace relayguard::firmware {
+
+void print_usage(std::ostream& out) {
+    out << "usage: relayguard <command> [options]\n"
+           "\n"
+           "SMTP relay guard: sits in front of a mail server and lets only policy-approved mail through.\n"
+           "\n"
+           "commands:\n"
+           "  check-config [-c FILE]     validate the configuration (the embedded default without -c);\n"
+           "                             prints \"configuration OK\" and any warnings, or every error\n"
+           "  passwd [--iterations N]    read a password from standard input, print its PBKDF2 hash\n"
+           "                             for <user password-hash=\"…\">\n"
+           "  version                    print the version and the library versions\n"
+           "  help, --help, -h           this text\n"
+           "\n"
+           "exit status: 0 success, 1 failure (e.g. a bad configuration), 2 usage error\n";
+}
+
+int version_command(std::ostream& out) {
+    out << "relayguard " << RELAYGUARD_VERSION << " (" << proxy::library_versions() << ", tinyxml2 "
+        << TIXML2_MAJOR_VERSION << "." << TIXML2_MINOR_VERSION << "." << TIXML2_PATCH_VERSION << ")\n";
+    return exit_ok;
+}
+
+int run_command_line(int argc, char** argv) {
+    if (argc < 2) {
+        print_usage(std::cerr);
+        return exit_usage;
+    }
+    const std::string command = argv[1];
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    if (command == "check-config") {
+        return check_config_command(args, std::cout, std::cerr);
+    }
+    if (command == "passwd") {
+        return passwd_command(args, std::cout, std::cerr);
+    }
+    if (command == "version" || command == "--version" || command == "-V") {
+        return version_command(std::cout);
+    }
+    if (command == "help" || command == "--help" || command == "-h") {
+        print_usage(std::cout);
+        return exit_ok;
+    }
+    std::cerr << "relayguard: unknown command \"" << command << "\"\n\n";
+    print_usage(std::cerr);
+    return exit_usage;
+}
+
+} // namespace relayguard::firmware

@@ -1,0 +1,92 @@
+#pragma once
+// The validated, immutable configuration. Built only by the loader (config_loader.hpp); every value here
+// has passed validation, and defaults are written next to the fields they apply to.
+#include <relayguard/policy/connection_acl.hpp>
+#include <relayguard/policy/credentials.hpp>
+#include <relayguard/policy/relay_policy.hpp>
+#include <relayguard/policy/sender_policy.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace relayguard::policy {
+
+enum class ListenTls : std::uint8_t { none, starttls, implicit };
+enum class UpstreamTls : std::uint8_t { none, starttls, required };
+enum class BareNewline : std::uint8_t { reject, normalize };
+enum class LogTarget : std::uint8_t { stderr_stream, syslog };
+enum class LogLevel : std::uint8_t { debug, info, warning, error };
+
+struct ListenConfig {
+    std::string address;   // a literal IPv4/IPv6 address ("0.0.0.0", "::")
+    std::uint16_t port = 25;
+    std::string interface; // optional <listen interface="lan">
+    ListenTls tls = ListenTls::none; // default starttls when <tls> is configured
+    int line = 0;          // where it was declared, for later messages
+};
+
+struct UpstreamConfig {
+    std::string host; // a literal address or a host name
+    std::uint16_t port = 25;
+    UpstreamTls tls = UpstreamTls::none;
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+    bool xclient = false;
+    std::string ca; // optional CA file to verify the upstream's certificate
+};
+
+struct TlsConfig {
+    std::string certificate;
+    std::string key;
+};
+
+struct UserConfig {
+    std::string name;
+    PasswordHash password_hash;
+    std::vector<SenderPattern> senders;
+};
+
+enum class AuthMechanism : std::uint8_t { plain, login };
+
+struct AuthConfig {
+    bool require_tls = true;
+    std::vector<AuthMechanism> mechanisms{AuthMechanism::plain, AuthMechanism::login};
+    unsigned max_failures = 5;
+    std::chrono::milliseconds lockout{std::chrono::minutes(15)};
+    std::vector<UserConfig> users;
+};
+
+struct LimitsConfig {
+    unsigned max_connections = 256;
+    unsigned max_connections_per_client = 16;
+    unsigned max_recipients = 100;
+    std::uint64_t max_message_size = 50ull * 1024 * 1024;
+    std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};
+    std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};
+    unsigned max_errors = 10;
+};
+
+struct LogConfig {
+    LogTarget target = LogTarget::stderr_stream;
+    LogLevel level = LogLevel::info;
+};
+
+struct Config {
+    std::string source; // the file it came from, or "(embedded default)"
+    std::vector<ListenConfig> listeners;
+    UpstreamConfig upstream;
+    std::string hostname; // <identity hostname>; default: the machine's host name, resolved by the caller
+    std::optional<TlsConfig> tls;
+    ConnectionAcl clients;
+    RelayPolicy relay;
+    SenderPolicy senders;
+    bool open_networks_allowed = false; // <relay open-networks="allow">
+    AuthConfig auth;
+    LimitsConfig limits;
+    BareNewline bare_newline = BareNewline::reject;
+    LogConfig log;
+};
+
+} // namespace relayguard::policy

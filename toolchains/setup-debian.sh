@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs everything a fresh Debian 12 machine needs to build, cross-compile and test relayguard.
+# Idempotent: when every package is already present it only checks and returns within a second or two.
+# It never leaves a Postfix daemon running: the tests only use Postfix's smtp-sink and smtp-source.
+set -euo pipefail
+
+native_packages=(
+    build-essential cmake ninja-build pkg-config clang-format git ca-certificates bzip2
+    libasio-dev libmbedtls-dev libtinyxml2-dev catch2
+    g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user
+    swaks postfix nmap fail2ban openssl python3 iproute2
+)
+cross_packages=(
+    libmbedtls-dev:arm64 libtinyxml2-dev:arm64
+    libmbedtls-dev:armhf libtinyxml2-dev:armhf
+)
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing_packages() {
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null | grep -q '^ii' || echo "$pkg"
+    done
+}
+
+foreign=$(dpkg --print-foreign-architectures)
+added_arch=no
+for arch in arm64 armhf; do
+    if ! grep -qx "$arch" <<<"$foreign"; then
+        as_root dpkg --add-architecture "$arch"
+        added_arch=yes
+    fi
+done
+
+mapfile -t missing < <(missing_packages "${native_packages[@]}" "${cross_packages[@]}")
+if [ "${#missing[@]}" -eq 0 ] && [ "$added_arch" = no ]; then
+    echo "setup-debian: all packages present"
+    exit 0
+fi
+
+echo "setup-debian: installing ${missing[*]}"
+# The armhf security index has been seen to fail; the installs below still work without it.
+as_root apt-get update || echo "setup-debian: apt-get update reported an error; continuing"
+
+# Postfix asks a debconf question on install; answer it and keep the daemon from starting.
+echo "postfix postfix/main_mailer_type select Local only" | as_root debconf-set-selections
+echo "postfix postfix/mailname string relayguard.test" | as_root debconf-set-selections
+policy_rc=/usr/sbin/policy-rc.d
+created_policy=no
+if [ ! -e "$policy_rc" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy_rc" >/dev/null
+    as_root chmod 755 "$policy_rc"
+    created_policy=yes
+fi
+cleanup() { [ "$created_policy" = no ] || as_root rm -f "$policy_rc"; }
+trap cleanup EXIT
+
+as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+
+# Belt and braces: on machines without policy-rc.d support a daemon may still have started.
+if command -v postfix >/dev/null && as_root postfix status >/dev/null 2>&1; then
+    as_root postfix stop || true
+fi
+if command -v fail2ban-client >/dev/null && pgrep -x fail2ban-server >/dev/null 2>&1; then
+    as_root fail2ban-client stop >/dev/null 2>&1 || true
+fi
+echo "setup-debian: done"
