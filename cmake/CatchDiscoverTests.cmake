@@ -26,9 +26,10 @@ if(NOT EXISTS "${TEST_LIST_FILE}" OR "${TEST_EXECUTABLE}" IS_NEWER_THAN "${TEST_
         if(name STREQUAL "")
             continue()
         endif()
-        # A Catch2 test spec treats , [ ] as syntax; escape them so the name selects exactly one case.
+        # A Catch2 test spec treats \ , [ ] " * ~ as syntax; escape them so the name selects exactly
+        # one case (the backslash first, so the escapes added after it stay single).
         set(spec "${name}")
-        foreach(char , [ ])
+        foreach(char "\\" , [ ] "\"" * ~)
             string(REPLACE "${char}" "\\${char}" spec "${spec}")
         endforeach()
         string(APPEND script

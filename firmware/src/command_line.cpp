@@ -4,8 +4,9 @@
 
 #include <relayguard/proxy/build_info.hpp>
 
-#include <iostream>
 #include <tinyxml2.h>
+
+#include <iostream>
 
 namespace relayguard::firmware {
 

@@ -1,11 +1,26 @@
 # Runs one command and checks its exit status and output; used by CTest for command-line tests, so the
 # same check works natively and through the cross-compiling emulator.
-#   cmake -DCOMMAND=<;-list> -DEXPECT_EXIT=<n> [-DEXPECT_STDOUT=<regex>] [-DEXPECT_STDERR=<regex>]
-#         [-DREJECT_OUTPUT=<regex>] [-DINPUT_FILE=<file>] -P expect_command.cmake
+#   cmake -DEXPECT_EXIT=<n> [-DEXPECT_STDOUT=<regex>] [-DEXPECT_STDERR=<regex>]
+#         [-DREJECT_OUTPUT=<regex>] [-DINPUT_FILE=<file>] -P expect_command.cmake -- <command> [<arg>…]
+# The command comes after the script name, one argument each, so no argument needs list escaping.
+set(command_line "")
+set(seen_script FALSE)
+set(seen_separator FALSE)
+math(EXPR last_argument "${CMAKE_ARGC} - 1")
+foreach(index RANGE 1 ${last_argument})
+    set(argument "${CMAKE_ARGV${index}}")
+    if(seen_separator)
+        list(APPEND command_line "${argument}")
+    elseif(seen_script AND argument STREQUAL "--")
+        set(seen_separator TRUE)
+    elseif(argument MATCHES "expect_command\\.cmake$")
+        set(seen_script TRUE)
+    endif()
+endforeach()
 if(INPUT_FILE)
     set(input_option INPUT_FILE "${INPUT_FILE}")
 endif()
-execute_process(COMMAND ${COMMAND} ${input_option}
+execute_process(COMMAND ${command_line} ${input_option}
                 RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr TIMEOUT 120)
 message("exit status: ${status}\n--- stdout:\n${stdout}--- stderr:\n${stderr}---")
 if(NOT status STREQUAL EXPECT_EXIT)

@@ -21,11 +21,11 @@ enum class LogTarget : std::uint8_t { stderr_stream, syslog };
 enum class LogLevel : std::uint8_t { debug, info, warning, error };
 
 struct ListenConfig {
-    std::string address;   // a literal IPv4/IPv6 address ("0.0.0.0", "::")
+    std::string address; // a literal IPv4/IPv6 address ("0.0.0.0", "::")
     std::uint16_t port = 25;
-    std::string interface; // optional <listen interface="lan">
+    std::string interface;           // optional <listen interface="lan">
     ListenTls tls = ListenTls::none; // default starttls when <tls> is configured
-    int line = 0;          // where it was declared, for later messages
+    int line = 0;                    // where it was declared, for later messages
 };
 
 struct UpstreamConfig {

@@ -28,6 +28,10 @@ struct ConfigLoadResult {
 // The configuration used when no file is given: listen 127.0.0.1:2525, upstream 127.0.0.1:25, relay
 // allowed from 127.0.0.0/8 and ::1, no local domains.
 extern const char* const embedded_default_config;
+// The name that stands for the file in messages about the embedded default.
+inline constexpr const char* embedded_default_source_name = "(embedded default)";
+// load_config_text(embedded_default_config, embedded_default_source_name).
+ConfigLoadResult load_embedded_default_config();
 
 ConfigLoadResult load_config_file(const std::string& path);
 // `source_name` stands for the file name in messages.

@@ -23,8 +23,8 @@ public:
 
 private:
     Action default_action_;
-    NetworkSet networks_;           // rank = rule index
-    std::vector<Action> actions_;   // indexed by rank
+    NetworkSet networks_;         // rank = rule index
+    std::vector<Action> actions_; // indexed by rank
 };
 
 } // namespace relayguard::policy

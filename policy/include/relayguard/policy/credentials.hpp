@@ -22,7 +22,8 @@ inline constexpr std::size_t min_hash_length = 16;
 inline constexpr std::size_t max_hash_length = 64;
 inline constexpr std::size_t max_password_length = 1024;
 
-// PBKDF2-HMAC-SHA256 (RFC 8018 §5.2). Throws std::runtime_error only if mbedTLS fails internally.
+// PBKDF2-HMAC-SHA256 (RFC 8018 §5.2). Throws std::invalid_argument for zero iterations or an output
+// longer than RFC 8018 allows, std::runtime_error only if mbedTLS fails internally.
 std::vector<std::uint8_t> pbkdf2_hmac_sha256(std::string_view password, const std::uint8_t* salt,
                                              std::size_t salt_size, std::uint32_t iterations,
                                              std::size_t output_size);
@@ -38,6 +39,8 @@ public:
     // repeats the hash itself.
     static std::optional<PasswordHash> parse(std::string_view phc, std::string* error = nullptr);
     // Hashes `password` with `salt`; used by `relayguard passwd` (which draws the salt from a CSPRNG).
+    // Throws std::invalid_argument when the password, salt or iteration count is outside the limits
+    // above (parse would refuse the result), so every created hash reads back.
     static PasswordHash create(std::string_view password, std::vector<std::uint8_t> salt,
                                std::uint32_t iterations);
 

@@ -22,8 +22,9 @@ struct ClientFacts {
 
 struct Verdict {
     bool accepted = false;
-    SmtpReply reply;    // the client's answer when rejected; empty when accepted (the upstream answers)
-    std::string reason; // for the log line: why, in a few words ("local domain", "relay: allowlisted network")
+    SmtpReply reply; // the client's answer when rejected; empty when accepted (the upstream answers)
+    std::string
+        reason; // for the log line: why, in a few words ("local domain", "relay: allowlisted network")
 };
 
 class RelayPolicy {

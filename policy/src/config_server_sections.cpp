@@ -1,0 +1,152 @@
+#include "config_element.hpp"
+#include "config_sections.hpp"
+
+#include <chrono>
+#include <cstdint>
+
+namespace relayguard::policy {
+namespace config_server_sections_detail {
+
+using std::chrono::milliseconds;
+
+// Each listener is a socket and a line in every log; a router appliance has a handful of interfaces.
+constexpr std::size_t max_listeners = 32;
+
+constexpr milliseconds min_timeout{100}; // short enough for tests, long enough to be deliberate
+constexpr milliseconds max_connect_timeout = std::chrono::minutes(5);
+constexpr milliseconds max_session_timeout = std::chrono::hours(1);
+
+constexpr unsigned max_connections_limit = 65535;
+constexpr unsigned max_recipients_limit = 100'000;
+constexpr unsigned max_errors_limit = 1000;
+constexpr std::uint64_t min_message_size = 1024;
+// Message sizes are counted in size_t on 32-bit boards too, so the ceiling stays far below 4 GiB.
+constexpr std::uint64_t max_message_size_limit = 1024ull * 1024 * 1024;
+
+std::optional<std::string> parse_listen_address(std::string_view text, std::string& why) {
+    const std::optional<IpAddress> address = config_detail::parse_ip_address_value(text, why);
+    if (!address) {
+        return std::nullopt;
+    }
+    return address->to_string();
+}
+
+} // namespace config_server_sections_detail
+
+namespace config_detail {
+
+void read_listen_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
+    namespace local = config_server_sections_detail;
+    const std::size_t errors_before = log.error_count();
+    const ConfigElement element(xml, log, {"address", "port", "interface", "tls"});
+    element.reject_children();
+    if (++draft.listen_elements > local::max_listeners) {
+        element.error("more than " + std::to_string(local::max_listeners) + " listeners");
+        return;
+    }
+
+    ListenConfig listener;
+    listener.line = element.line();
+    element.read("address", listener.address, local::parse_listen_address, true);
+    element.read("port", listener.port, parse_port_value);
+    element.read("interface", listener.interface, parse_interface_name_value);
+    const bool tls_given = element.read("tls", listener.tls,
+                                        one_of<ListenTls>({{"none", ListenTls::none},
+                                                           {"starttls", ListenTls::starttls},
+                                                           {"implicit", ListenTls::implicit}}));
+    if (log.error_count() == errors_before) {
+        draft.config.listeners.push_back(std::move(listener));
+        draft.listener_tls_given.push_back(tls_given);
+    }
+}
+
+void read_upstream_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
+    namespace local = config_server_sections_detail;
+    const ConfigElement element(xml, log, {"host", "port", "tls", "connect-timeout", "xclient", "ca"});
+    element.reject_children();
+    UpstreamConfig& upstream = draft.config.upstream;
+    element.read("host", upstream.host, parse_host_value, true);
+    element.read("port", upstream.port, parse_port_value);
+    const bool tls_read = element.read("tls", upstream.tls,
+                                       one_of<UpstreamTls>({{"none", UpstreamTls::none},
+                                                            {"starttls", UpstreamTls::starttls},
+                                                            {"required", UpstreamTls::required}}));
+    element.read("connect-timeout", upstream.connect_timeout,
+                 duration_in(local::min_timeout, local::max_connect_timeout));
+    element.read("xclient", upstream.xclient, one_of<bool>({{"off", false}, {"on", true}}));
+    const bool tls_known = tls_read || !element.attribute("tls");
+    if (element.read("ca", upstream.ca, parse_file_path_value) && tls_known &&
+        upstream.tls == UpstreamTls::none) {
+        // Almost certainly a forgotten tls="…": the operator wants the upstream verified, and without
+        // TLS nothing would be.
+        element.error("ca",
+                      "a CA file is only used when tls is \"starttls\" or \"required\", and tls is \"none\"");
+    }
+}
+
+void read_identity_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
+    const ConfigElement element(xml, log, {"hostname"});
+    element.reject_children();
+    element.read("hostname", draft.config.hostname, parse_host_name_value);
+}
+
+void read_tls_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
+    const ConfigElement element(xml, log, {"certificate", "key"});
+    element.reject_children();
+    TlsConfig tls;
+    const bool certificate_read = element.read("certificate", tls.certificate, parse_file_path_value, true);
+    const bool key_read = element.read("key", tls.key, parse_file_path_value, true);
+    if (certificate_read && key_read) {
+        draft.config.tls = std::move(tls);
+    }
+}
+
+void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
+    namespace local = config_server_sections_detail;
+    const ConfigElement element(xml, log,
+                                {"max-connections", "max-connections-per-client", "max-recipients",
+                                 "max-message-size", "command-timeout", "data-timeout", "max-errors"});
+    element.reject_children();
+    LimitsConfig& limits = draft.config.limits;
+    element.read("max-connections", limits.max_connections, whole_number_in(1, local::max_connections_limit));
+    const bool per_client_given =
+        element.read("max-connections-per-client", limits.max_connections_per_client,
+                     whole_number_in(1, local::max_connections_limit));
+    element.read("max-recipients", limits.max_recipients, whole_number_in(1, local::max_recipients_limit));
+    element.read("max-message-size", limits.max_message_size,
+                 size_in(local::min_message_size, local::max_message_size_limit));
+    element.read("command-timeout", limits.command_timeout,
+                 duration_in(local::min_timeout, local::max_session_timeout));
+    element.read("data-timeout", limits.data_timeout,
+                 duration_in(local::min_timeout, local::max_session_timeout));
+    element.read("max-errors", limits.max_errors, whole_number_in(1, local::max_errors_limit));
+    if (per_client_given && limits.max_connections_per_client > limits.max_connections) {
+        const std::optional<AttributeText> per_client = element.attribute("max-connections-per-client");
+        log.warning(per_client->line, element.item("max-connections-per-client"),
+                    "is larger than max-connections (" + std::to_string(limits.max_connections) +
+                        "), so it never applies");
+    }
+}
+
+void read_data_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
+    const ConfigElement element(xml, log, {"bare-newline"});
+    element.reject_children();
+    element.read(
+        "bare-newline", draft.config.bare_newline,
+        one_of<BareNewline>({{"reject", BareNewline::reject}, {"normalize", BareNewline::normalize}}));
+}
+
+void read_log_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
+    const ConfigElement element(xml, log, {"target", "level"});
+    element.reject_children();
+    element.read("target", draft.config.log.target,
+                 one_of<LogTarget>({{"stderr", LogTarget::stderr_stream}, {"syslog", LogTarget::syslog}}));
+    element.read("level", draft.config.log.level,
+                 one_of<LogLevel>({{"debug", LogLevel::debug},
+                                   {"info", LogLevel::info},
+                                   {"warning", LogLevel::warning},
+                                   {"error", LogLevel::error}}));
+}
+
+} // namespace config_detail
+} // namespace relayguard::policy
