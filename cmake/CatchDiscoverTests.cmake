@@ -27,13 +27,14 @@ if(NOT EXISTS "${TEST_LIST_FILE}" OR "${TEST_EXECUTABLE}" IS_NEWER_THAN "${TEST_
             continue()
         endif()
         # A Catch2 test spec treats \ , [ ] " * ~ as syntax; escape them so the name selects exactly
-        # one case (the backslash first, so the escapes added after it stay single).
+        # one case (the backslash first, so the escapes added after it stay single); --warn NoTests makes a
+        # name that selects nothing fail instead of passing silently.
         set(spec "${name}")
         foreach(char "\\" , [ ] "\"" * ~)
             string(REPLACE "${char}" "\\${char}" spec "${spec}")
         endforeach()
         string(APPEND script
-            "add_test([==[${name}]==] ${TEST_EXECUTOR} [==[${TEST_EXECUTABLE}]==] [==[${spec}]==])\n"
+            "add_test([==[${name}]==] ${TEST_EXECUTOR} [==[${TEST_EXECUTABLE}]==] [==[${spec}]==] --warn NoTests)\n"
             "set_tests_properties([==[${name}]==] PROPERTIES WORKING_DIRECTORY [==[${TEST_WORKING_DIR}]==]"
             " TIMEOUT ${TEST_TIMEOUT})\n")
     endforeach()

@@ -1,3 +1,5 @@
+#include "utf8.hpp"
+
 #include <relayguard/policy/domain_set.hpp>
 
 #include <cstddef>
@@ -9,53 +11,6 @@ namespace domain_set_detail {
 constexpr std::size_t kMaxDomainOctets = 255; // RFC 5321 §4.5.3.1.2
 constexpr std::size_t kMaxLabelOctets = 63;   // RFC 1035 §2.3.4
 constexpr std::string_view kWildcardPrefix = "*.";
-
-bool is_continuation_octet(unsigned char c) {
-    return c >= 0x80 && c <= 0xbf;
-}
-
-// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. Byte-wise comparison of domains is
-// only meaningful when both sides are one well-formed encoding.
-bool is_well_formed_utf8(std::string_view text) {
-    std::size_t index = 0;
-    while (index < text.size()) {
-        const auto lead = static_cast<unsigned char>(text[index]);
-        if (lead < 0x80) {
-            ++index;
-            continue;
-        }
-        std::size_t continuation = 0;
-        unsigned char second_min = 0x80;
-        unsigned char second_max = 0xbf;
-        if (lead >= 0xc2 && lead <= 0xdf) {
-            continuation = 1;
-        } else if (lead >= 0xe0 && lead <= 0xef) {
-            continuation = 2;
-            second_min = lead == 0xe0 ? 0xa0 : 0x80;
-            second_max = lead == 0xed ? 0x9f : 0xbf;
-        } else if (lead >= 0xf0 && lead <= 0xf4) {
-            continuation = 3;
-            second_min = lead == 0xf0 ? 0x90 : 0x80;
-            second_max = lead == 0xf4 ? 0x8f : 0xbf;
-        } else {
-            return false;
-        }
-        if (text.size() - index <= continuation) {
-            return false;
-        }
-        const auto second = static_cast<unsigned char>(text[index + 1]);
-        if (second < second_min || second > second_max) {
-            return false;
-        }
-        for (std::size_t offset = 2; offset <= continuation; ++offset) {
-            if (!is_continuation_octet(static_cast<unsigned char>(text[index + offset]))) {
-                return false;
-            }
-        }
-        index += continuation + 1;
-    }
-    return true;
-}
 
 bool is_label_octet(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c >= 0x80;
