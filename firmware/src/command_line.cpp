@@ -16,6 +16,8 @@ void print_usage(std::ostream& out) {
            "SMTP relay guard: sits in front of a mail server and lets only policy-approved mail through.\n"
            "\n"
            "commands:\n"
+           "  run [-c FILE]              run the proxy in the foreground (the embedded default\n"
+           "                             configuration without -c); SIGTERM or SIGINT stop it\n"
            "  check-config [-c FILE]     validate the configuration (the embedded default without -c);\n"
            "                             prints \"configuration OK\" and any warnings, or every error\n"
            "  passwd [--iterations N]    read a password from standard input, print its PBKDF2 hash\n"
@@ -39,6 +41,9 @@ int run_command_line(int argc, char** argv) {
     }
     const std::string command = argv[1];
     const std::vector<std::string> args(argv + 2, argv + argc);
+    if (command == "run") {
+        return run_command(args, std::cerr);
+    }
     if (command == "check-config") {
         return check_config_command(args, std::cout, std::cerr);
     }

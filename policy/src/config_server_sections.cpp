@@ -15,6 +15,9 @@ constexpr std::size_t max_listeners = 32;
 constexpr milliseconds min_timeout{100}; // short enough for tests, long enough to be deliberate
 constexpr milliseconds max_connect_timeout = std::chrono::minutes(5);
 constexpr milliseconds max_session_timeout = std::chrono::hours(1);
+// postscreen's pregreet wait is 6s; much longer makes honest clients give up.
+constexpr milliseconds max_greet_delay = std::chrono::seconds(30);
+constexpr milliseconds max_shutdown_timeout = std::chrono::minutes(10);
 
 constexpr unsigned max_connections_limit = 65535;
 constexpr unsigned max_recipients_limit = 100'000;
@@ -62,7 +65,7 @@ void read_listen_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
 
 void read_upstream_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
     namespace local = config_server_sections_detail;
-    const ConfigElement element(xml, log, {"host", "port", "tls", "connect-timeout", "xclient", "ca"});
+    const ConfigElement element(xml, log, {"host", "port", "tls", "connect-timeout", "command-timeout", "data-timeout", "xclient", "ca"});
     element.reject_children();
     UpstreamConfig& upstream = draft.config.upstream;
     element.read("host", upstream.host, parse_host_value, true);
@@ -73,6 +76,10 @@ void read_upstream_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, 
                                                             {"required", UpstreamTls::required}}));
     element.read("connect-timeout", upstream.connect_timeout,
                  duration_in(local::min_timeout, local::max_connect_timeout));
+    element.read("command-timeout", upstream.command_timeout,
+                 duration_in(local::min_timeout, local::max_session_timeout));
+    element.read("data-timeout", upstream.data_timeout,
+                 duration_in(local::min_timeout, local::max_session_timeout));
     element.read("xclient", upstream.xclient, one_of<bool>({{"off", false}, {"on", true}}));
     const bool tls_known = tls_read || !element.attribute("tls");
     if (element.read("ca", upstream.ca, parse_file_path_value) && tls_known &&
@@ -105,7 +112,8 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
     namespace local = config_server_sections_detail;
     const ConfigElement element(xml, log,
                                 {"max-connections", "max-connections-per-client", "max-recipients",
-                                 "max-message-size", "command-timeout", "data-timeout", "max-errors"});
+                                 "max-message-size", "command-timeout", "data-timeout", "max-errors", "greet-delay",
+                                 "shutdown-timeout"});
     element.reject_children();
     LimitsConfig& limits = draft.config.limits;
     element.read("max-connections", limits.max_connections, whole_number_in(1, local::max_connections_limit));
@@ -120,6 +128,9 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
     element.read("data-timeout", limits.data_timeout,
                  duration_in(local::min_timeout, local::max_session_timeout));
     element.read("max-errors", limits.max_errors, whole_number_in(1, local::max_errors_limit));
+    element.read("greet-delay", limits.greet_delay, duration_in(std::chrono::milliseconds{0}, local::max_greet_delay));
+    element.read("shutdown-timeout", limits.shutdown_timeout,
+                 duration_in(std::chrono::milliseconds{0}, local::max_shutdown_timeout));
     if (per_client_given && limits.max_connections_per_client > limits.max_connections) {
         const std::optional<AttributeText> per_client = element.attribute("max-connections-per-client");
         log.warning(per_client->line, element.item("max-connections-per-client"),

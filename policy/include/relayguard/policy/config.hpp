@@ -33,6 +33,10 @@ struct UpstreamConfig {
     std::uint16_t port = 25;
     UpstreamTls tls = UpstreamTls::none;
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+    // How long to wait for the upstream's reply to a command, and to the final dot (RFC 5321 §4.5.3.2
+    // gives clients 5 and 10 minutes); a silent upstream costs the client a temporary error.
+    std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};
+    std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};
     bool xclient = false;
     std::string ca; // optional CA file to verify the upstream's certificate
 };
@@ -66,6 +70,11 @@ struct LimitsConfig {
     std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};
     std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};
     unsigned max_errors = 10;
+    // Wait this long before the greeting; a client that talks first is refused (postscreen's pregreet
+    // test). Zero: greet at once.
+    std::chrono::milliseconds greet_delay{0};
+    // On SIGTERM, how long sessions in flight may take to finish before they are closed.
+    std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};
 };
 
 struct LogConfig {

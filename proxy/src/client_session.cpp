@@ -1,0 +1,879 @@
+#include "client_session.hpp"
+
+#include "smtp_replies.hpp"
+
+#include <relayguard/policy/envelope.hpp>
+#include <relayguard/policy/relay_policy.hpp>
+#include <relayguard/policy/sender_policy.hpp>
+
+#include <asio/write.hpp>
+
+#include <algorithm>
+
+namespace relayguard::proxy {
+namespace client_session_detail {
+
+// At most this many lines of an upstream reply are repeated to the client (the rest of a longer
+// multi-line reply is dropped, the last kept line becoming the final one).
+constexpr std::size_t max_relayed_reply_lines = 8;
+// Room kept free in the reply buffer before the next pipelined command is handled: the longest reply
+// relayguard writes (a relayed upstream reply of max_relayed_reply_lines lines; EHLO is far shorter)
+// fits in it, so a reply is never cut.
+constexpr std::size_t reply_headroom = max_relayed_reply_lines * max_reply_line_length + 64;
+// How much client input the DATA scanner takes per step: its output (at most twice the input) must fit
+// one pooled block.
+constexpr std::size_t data_step_divisor = 2;
+// A refused client gets this long to take its one reply line.
+constexpr std::chrono::seconds refuse_timeout{10};
+// The longest HELO/EHLO argument remembered (RFC 5321 domain or address literal).
+constexpr std::size_t max_helo_length = 255;
+
+// Upstream reply text is repeated to the client only as printable ASCII: anything else becomes '?'.
+void append_clean(std::string& out, std::string_view text) {
+    for (const char c : text) {
+        const auto octet = static_cast<unsigned char>(c);
+        out += (octet >= 0x20 && octet < 0x7f) ? c : '?';
+    }
+}
+
+std::string_view reply_for(UpstreamFault fault) {
+    switch (fault) {
+    case UpstreamFault::unreachable:
+    case UpstreamFault::refused_greeting:
+        return replies::upstream_unavailable;
+    case UpstreamFault::timed_out:
+        return replies::upstream_timeout;
+    case UpstreamFault::connection_lost:
+        return replies::upstream_lost;
+    case UpstreamFault::invalid_reply:
+        return replies::upstream_invalid;
+    }
+    return replies::upstream_unavailable;
+}
+
+std::string_view without_line_end(std::string_view reply) {
+    while (!reply.empty() && (reply.back() == '\n' || reply.back() == '\r')) {
+        reply.remove_suffix(1);
+    }
+    return reply;
+}
+
+// "a@b" for the canonical path "<a@b>": Postfix's log lines add the brackets themselves.
+std::string_view without_brackets(std::string_view path) {
+    if (path.size() >= 2 && path.front() == '<' && path.back() == '>') {
+        return path.substr(1, path.size() - 2);
+    }
+    return path;
+}
+
+// "KEY" or "KEY=value" for an ESMTP parameter that is passed on.
+void append_parameter(std::string& line, const policy::EsmtpParameter& parameter) {
+    line += ' ';
+    line += parameter.keyword;
+    if (parameter.has_value) {
+        line += '=';
+        line += parameter.value;
+    }
+}
+
+// The MAIL parameters the upstream understands, rebuilt from the parsed values; the rest are dropped.
+void append_mail_parameters(std::string& line, const policy::MailCommand& mail,
+                            const UpstreamCapabilities& upstream) {
+    for (const policy::EsmtpParameter& parameter : mail.parameters) {
+        const std::string& key = parameter.keyword;
+        const bool pass =
+            (key == "SIZE" && upstream.size_given) || (key == "BODY" && upstream.eight_bit_mime) ||
+            (key == "SMTPUTF8" && upstream.smtputf8) || ((key == "RET" || key == "ENVID") && upstream.dsn);
+        if (pass) {
+            append_parameter(line, parameter);
+        }
+    }
+}
+
+} // namespace client_session_detail
+
+ClientSession::ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::socket socket,
+                             const policy::IpAddress& client, std::shared_ptr<const policy::Config> config)
+    : host_holder_(std::move(host)), host_(*host_holder_), config_(std::move(config)),
+      socket_(std::move(socket)), timer_(host_.io()), client_(client), client_text_(client.to_string()),
+      in_(host_.pool()), out_(host_.pool()), body_(host_.pool()), upstream_(host_.io(), host_.pool(), *this),
+      scanner_(config_->bare_newline == policy::BareNewline::normalize ? BareNewlinePolicy::normalize
+                                                                       : BareNewlinePolicy::reject,
+               config_->limits.max_message_size) {
+}
+
+ClientSession::~ClientSession() {
+    host_.session_ended(*this);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading and writing
+
+void ClientSession::start() {
+    asio::error_code ignored;
+    socket_.non_blocking(true, ignored);
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    host_.log().info("connect from " + client_notation(client_text_));
+    if (config_->limits.greet_delay.count() > 0) {
+        wait_for_pregreet();
+    } else {
+        greet();
+    }
+}
+
+void ClientSession::refuse(std::string_view reply) {
+    phase_ = Phase::command;
+    close_after_flush_ = true;
+    arm_timer(client_session_detail::refuse_timeout);
+    queue(reply);
+    flush();
+}
+
+void ClientSession::wait_for_pregreet() {
+    // A client that talks before the greeting is a bot that does not wait for replies (postscreen's
+    // pregreet test): whichever comes first, its bytes or the end of the delay, decides.
+    arm_timer(config_->limits.greet_delay);
+    reading_ = true;
+    socket_.async_wait(
+        asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& error) {
+            // Cancelled, or the delay won the race: greet() has taken over.
+            if (error == asio::error::operation_aborted || self->phase_ != Phase::greeting) {
+                return;
+            }
+            self->reading_ = false;
+            if (error) {
+                self->client_gone(error.message());
+                return;
+            }
+            self->host_.log().info("reject: connect from " + client_notation(self->client_text_) + ": " +
+                                   std::string(client_session_detail::without_line_end(replies::pregreet)) +
+                                   " (pregreet)");
+            self->refuse(replies::pregreet);
+        });
+}
+
+void ClientSession::greet() {
+    phase_ = Phase::command;
+    std::string greeting = "220 ";
+    greeting += host_.hostname();
+    greeting += " ESMTP\r\n";
+    queue(greeting);
+    flush();
+}
+
+void ClientSession::read_more() {
+    if (reading_ || phase_ == Phase::closed) {
+        return;
+    }
+    // Waiting for readability before borrowing a buffer keeps idle sessions free of one.
+    in_.release_if_empty();
+    out_.release_if_empty();
+    body_.release_if_empty();
+    arm_timer(phase_ == Phase::data ? config_->limits.data_timeout : config_->limits.command_timeout);
+    reading_ = true;
+    socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                       [self = shared_from_this()](const asio::error_code& error) {
+                           // A cancelled wait belongs to whoever cancelled it (drain, time-out, close), which
+                           // resets reading_.
+                           if (error == asio::error::operation_aborted || self->phase_ == Phase::closed) {
+                               return;
+                           }
+                           self->reading_ = false;
+                           if (error) {
+                               self->client_gone(error.message());
+                               return;
+                           }
+                           self->on_readable();
+                       });
+}
+
+void ClientSession::on_readable() {
+    char* room = in_.writable();
+    const std::size_t room_size = in_.writable_size();
+    if (room_size == 0) {
+        // Cannot happen: a full buffer is always drained (a command line is capped below its size).
+        client_gone("input buffer full");
+        return;
+    }
+    asio::error_code error;
+    const std::size_t count = socket_.read_some(asio::buffer(room, room_size), error);
+    if (error == asio::error::would_block || error == asio::error::try_again) {
+        read_more();
+        return;
+    }
+    if (error) {
+        client_gone(error == asio::error::eof ? "disconnected" : error.message());
+        return;
+    }
+    in_.commit(count);
+    process_input();
+}
+
+void ClientSession::process_input() {
+    namespace detail = client_session_detail;
+    while (phase_ != Phase::closed && pending_ == Pending::none && !writing_) {
+        if (phase_ == Phase::data) {
+            if (!process_data()) {
+                break;
+            }
+            continue;
+        }
+        if (skipping_long_line_) {
+            bool found_end = false;
+            in_.consume(skip_rest_of_line(in_.readable(), found_end));
+            if (!found_end) {
+                break;
+            }
+            skipping_long_line_ = false;
+            continue;
+        }
+        if (close_after_flush_) {
+            break;
+        }
+        if (draining_ && !in_transaction_) {
+            std::string reply = "421 4.3.2 ";
+            reply += host_.hostname();
+            reply += " Service shutting down\r\n";
+            queue(reply);
+            close_after_flush_ = true;
+            break;
+        }
+        if (out_.size() + detail::reply_headroom > out_.capacity()) {
+            break; // flush first; processing resumes when the write is done
+        }
+        const LineFrame frame = frame_line(in_.readable());
+        if (frame.status == LineFrame::Status::incomplete) {
+            break;
+        }
+        if (frame.status == LineFrame::Status::too_long) {
+            skipping_long_line_ = true;
+            protocol_error(replies::line_too_long);
+            continue;
+        }
+        ++commands_;
+        handle_command(parse_command(frame.line));
+        // Everything a handler needs from the line was copied or parsed before it returned.
+        in_.consume(frame.consumed);
+    }
+    if (phase_ == Phase::closed || pending_ != Pending::none || writing_) {
+        return;
+    }
+    // The input ran dry (or the reply buffer filled): answer what was asked, then read on (RFC 2920).
+    if (!out_.empty() || close_after_flush_) {
+        flush();
+    } else {
+        read_more();
+    }
+}
+
+bool ClientSession::process_data() {
+    if (in_.empty()) {
+        return false;
+    }
+    if (!body_.holds_block() || body_.empty()) {
+        body_.clear();
+    }
+    char* out = body_.writable();
+    const std::size_t room = body_.writable_size();
+    const std::size_t step_input = std::min(in_.size(), room / client_session_detail::data_step_divisor);
+    const DataScanner::Step step = scanner_.scan(in_.data(), step_input, out, room);
+    in_.consume(step.consumed);
+    const bool problem = scanner_.problem() != DataScanner::Problem::none;
+    if (problem || !fault_reply_.empty()) {
+        // Rejected mid-stream (or the upstream is gone): the upstream loses the connection before any
+        // final dot, so it discards what it has; the rest of the client's message is read and dropped.
+        if (upstream_.is_open()) {
+            upstream_.abort();
+        }
+        body_.clear();
+    } else {
+        body_.commit(step.produced);
+    }
+    if (step.finished) {
+        end_of_data();
+        return true;
+    }
+    if (!body_.empty()) {
+        pending_ = Pending::body;
+        upstream_.send_body(body_.data(), body_.size());
+        return false;
+    }
+    return step.consumed > 0 || !in_.empty();
+}
+
+void ClientSession::queue(std::string_view reply) {
+    if (!out_.append(reply)) {
+        // The headroom check before each command makes this unreachable; never send half a reply.
+        close_after_flush_ = true;
+    }
+}
+
+void ClientSession::queue_reply(int code, std::string_view text) {
+    std::string line = std::to_string(code);
+    line += ' ';
+    line += text;
+    line += "\r\n";
+    queue(line);
+}
+
+void ClientSession::flush() {
+    if (writing_ || phase_ == Phase::closed) {
+        return;
+    }
+    if (out_.empty()) {
+        if (close_after_flush_) {
+            close();
+        }
+        return;
+    }
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(out_.data(), out_.size()),
+                      [self = shared_from_this()](const asio::error_code& error, std::size_t) {
+                          self->writing_ = false;
+                          if (self->phase_ == Phase::closed) {
+                              return;
+                          }
+                          if (error) {
+                              self->client_gone(error.message());
+                              return;
+                          }
+                          self->out_.clear();
+                          if (self->close_after_flush_) {
+                              self->close();
+                              return;
+                          }
+                          self->process_input();
+                      });
+}
+
+void ClientSession::arm_timer(std::chrono::milliseconds timeout) {
+    timer_.expires_after(timeout);
+    const std::uint32_t serial = ++timer_serial_;
+    timer_.async_wait([self = shared_from_this(), serial](const asio::error_code& error) {
+        if (!error && serial == self->timer_serial_) {
+            self->on_timeout();
+        }
+    });
+}
+
+void ClientSession::on_timeout() {
+    if (phase_ == Phase::closed) {
+        return;
+    }
+    if (phase_ == Phase::greeting) {
+        // The greet delay passed in silence: the client may have its greeting now.
+        asio::error_code ignored;
+        socket_.cancel(ignored);
+        reading_ = false;
+        greet();
+        return;
+    }
+    if (writing_ || close_after_flush_) {
+        client_gone("timeout while writing");
+        return;
+    }
+    host_.log().info("timeout after " + std::string(phase_ == Phase::data ? "DATA" : "command") + " from " +
+                     client_notation(client_text_));
+    upstream_.abort();
+    std::string reply = "421 4.4.2 ";
+    reply += host_.hostname();
+    reply += " Error: timeout exceeded\r\n";
+    out_.clear();
+    queue(reply);
+    close_after_flush_ = true;
+    pending_ = Pending::none;
+    asio::error_code ignored;
+    socket_.cancel(ignored);
+    reading_ = false;
+    arm_timer(client_session_detail::refuse_timeout);
+    flush();
+}
+
+void ClientSession::client_gone(std::string_view why) {
+    if (phase_ == Phase::data) {
+        host_.log().info("lost connection after DATA from " + client_notation(client_text_) + ": " +
+                         std::string(why));
+    }
+    close();
+}
+
+void ClientSession::close() {
+    if (phase_ == Phase::closed) {
+        return;
+    }
+    const bool mid_data = phase_ == Phase::data;
+    phase_ = Phase::closed;
+    // A client that vanishes mid-DATA must not leave a message behind: no final dot goes upstream.
+    if (mid_data) {
+        upstream_.abort();
+    } else {
+        upstream_.quit();
+    }
+    ++timer_serial_;
+    timer_.cancel();
+    asio::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    in_.release();
+    out_.release();
+    body_.release();
+    host_.log().info("disconnect from " + client_notation(client_text_) +
+                     " commands=" + std::to_string(commands_) + " errors=" + std::to_string(errors_));
+}
+
+void ClientSession::drain() {
+    draining_ = true;
+    if (phase_ == Phase::closed) {
+        return;
+    }
+    const bool idle = phase_ == Phase::command && !in_transaction_ && pending_ == Pending::none && !writing_;
+    if (idle || phase_ == Phase::greeting) {
+        asio::error_code ignored;
+        socket_.cancel(ignored); // ends the pending read; its handler sees phase_ unchanged and returns
+        reading_ = false;
+        phase_ = Phase::command;
+        process_input();
+    }
+}
+
+void ClientSession::close_now() {
+    close();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Commands
+
+void ClientSession::protocol_error(std::string_view reply) {
+    queue(reply);
+    if (++errors_ >= config_->limits.max_errors) {
+        std::string closing = "421 4.7.0 ";
+        closing += host_.hostname();
+        closing += " Error: too many errors\r\n";
+        queue(closing);
+        close_after_flush_ = true;
+        host_.log().info("too many errors from " + client_notation(client_text_));
+    }
+}
+
+void ClientSession::handle_command(const Command& command) {
+    switch (command.verb) {
+    case Verb::helo:
+        handle_helo(command, false);
+        return;
+    case Verb::ehlo:
+        handle_helo(command, true);
+        return;
+    case Verb::mail:
+        handle_mail(command);
+        return;
+    case Verb::rcpt:
+        handle_rcpt(command);
+        return;
+    case Verb::data:
+        handle_data(command);
+        return;
+    case Verb::rset:
+        handle_rset();
+        return;
+    case Verb::noop:
+        queue(replies::ok);
+        return;
+    case Verb::quit:
+        handle_quit();
+        return;
+    case Verb::vrfy:
+        // Answered here: VRFY would let anyone harvest the legacy server's mailboxes.
+        queue(replies::vrfy);
+        return;
+    case Verb::help:
+        queue(replies::help);
+        return;
+    case Verb::auth:
+        protocol_error(replies::auth_not_enabled);
+        return;
+    case Verb::xclient:
+        // Only relayguard may speak XCLIENT to the upstream; a client claiming another identity is refused.
+        protocol_error(replies::xclient_refused);
+        return;
+    case Verb::expn:
+    case Verb::etrn:
+    case Verb::turn:
+    case Verb::bdat:
+    case Verb::starttls:
+        protocol_error(replies::not_implemented);
+        return;
+    case Verb::unknown:
+        protocol_error(replies::unknown_command);
+        return;
+    case Verb::invalid:
+        protocol_error(replies::bad_syntax);
+        return;
+    }
+}
+
+void ClientSession::handle_helo(const Command& command, bool extended) {
+    if (command.argument.empty()) {
+        protocol_error(extended ? replies::ehlo_syntax : replies::helo_syntax);
+        return;
+    }
+    helo_.assign(command.argument.substr(0, client_session_detail::max_helo_length));
+    esmtp_ = extended;
+    if (in_transaction_) {
+        // A new EHLO ends the transaction (RFC 5321 §4.1.4); the upstream's half ends with its connection.
+        upstream_.abort();
+    }
+    reset_transaction();
+    std::string reply;
+    if (!extended) {
+        reply = "250 ";
+        reply += host_.hostname();
+        reply += "\r\n";
+        queue(reply);
+        return;
+    }
+    offered_smtputf8_ = host_.upstream_offers_smtputf8();
+    reply = "250-";
+    reply += host_.hostname();
+    reply += "\r\n250-PIPELINING\r\n250-SIZE ";
+    reply += std::to_string(config_->limits.max_message_size);
+    reply += "\r\n250-8BITMIME\r\n";
+    if (offered_smtputf8_) {
+        reply += "250-SMTPUTF8\r\n";
+    }
+    reply += "250 ENHANCEDSTATUSCODES\r\n";
+    queue(reply);
+}
+
+void ClientSession::handle_mail(const Command& command) {
+    if (helo_.empty()) {
+        protocol_error(replies::send_helo_first);
+        return;
+    }
+    if (in_transaction_) {
+        protocol_error(replies::nested_mail);
+        return;
+    }
+    if (command.missing_keyword) {
+        protocol_error(replies::mail_syntax);
+        return;
+    }
+    const policy::ParseResult<policy::MailCommand> parsed = policy::parse_mail_from(command.argument);
+    if (!parsed) {
+        protocol_error(parsed.error.line() + "\r\n");
+        return;
+    }
+    const policy::MailCommand& mail = *parsed.value;
+    mail_from_ = mail.path.canonical();
+    if (mail.smtputf8 && !offered_smtputf8_) {
+        mail_from_.clear();
+        protocol_error(replies::smtputf8_not_offered);
+        return;
+    }
+    if (mail.size && *mail.size > config_->limits.max_message_size) {
+        queue(replies::message_too_big);
+        log_reject("MAIL", client_session_detail::without_line_end(replies::message_too_big), {});
+        mail_from_.clear();
+        return;
+    }
+    const policy::ClientFacts facts{client_, {}};
+    const policy::Verdict verdict = config_->senders.decide(facts, mail.path, config_->relay);
+    if (!verdict.accepted) {
+        queue(verdict.reply.line() + "\r\n");
+        log_reject("MAIL", verdict.reply.line(), {});
+        mail_from_.clear();
+        return;
+    }
+    smtputf8_ = mail.smtputf8;
+    mail_line_ = "MAIL FROM:" + mail_from_;
+    // The parameters are kept parsed so that they can be matched to the upstream's capabilities once
+    // it is known (on a fresh connection, only after EHLO).
+    mail_parameters_ = mail;
+    if (upstream_.is_open()) {
+        upstream_reused_ = true;
+        send_mail_upstream();
+        return;
+    }
+    upstream_reused_ = false;
+    pending_ = Pending::open;
+    upstream_.open(*config_, host_.hostname(), identity());
+}
+
+void ClientSession::send_mail_upstream() {
+    std::string line = mail_line_;
+    client_session_detail::append_mail_parameters(line, mail_parameters_, upstream_.capabilities());
+    pending_ = Pending::mail;
+    upstream_.command(line);
+}
+
+void ClientSession::handle_rcpt(const Command& command) {
+    if (!in_transaction_) {
+        protocol_error(replies::need_mail);
+        return;
+    }
+    if (command.missing_keyword) {
+        protocol_error(replies::rcpt_syntax);
+        return;
+    }
+    const policy::ParseResult<policy::RcptCommand> parsed =
+        policy::parse_rcpt_to(command.argument, smtputf8_);
+    if (!parsed) {
+        protocol_error(parsed.error.line() + "\r\n");
+        return;
+    }
+    const policy::RcptCommand& rcpt = *parsed.value;
+    if (recipients_.size() >= config_->limits.max_recipients) {
+        queue(replies::too_many_recipients);
+        return;
+    }
+    const policy::ClientFacts facts{client_, {}};
+    const policy::Verdict verdict = config_->relay.decide(facts, rcpt.path);
+    rcpt_pending_ = rcpt.path.canonical();
+    if (!verdict.accepted) {
+        queue(verdict.reply.line() + "\r\n");
+        log_reject("RCPT", verdict.reply.line(), rcpt_pending_);
+        return;
+    }
+    std::string line = "RCPT TO:" + rcpt_pending_;
+    if (upstream_.capabilities().dsn) {
+        for (const policy::EsmtpParameter& parameter : rcpt.parameters) {
+            client_session_detail::append_parameter(line, parameter);
+        }
+    }
+    pending_ = Pending::rcpt;
+    upstream_.command(line);
+}
+
+void ClientSession::handle_data(const Command& command) {
+    if (!command.argument.empty()) {
+        protocol_error(replies::no_argument_expected);
+        return;
+    }
+    if (!in_transaction_) {
+        protocol_error(replies::need_mail);
+        return;
+    }
+    if (recipients_.empty()) {
+        // The upstream is not asked: without a recipient it has nothing to take.
+        protocol_error(replies::no_valid_recipients);
+        return;
+    }
+    pending_ = Pending::data;
+    upstream_.command("DATA");
+}
+
+void ClientSession::handle_rset() {
+    const bool upstream_busy = in_transaction_ && upstream_.is_open();
+    reset_transaction();
+    if (upstream_busy) {
+        pending_ = Pending::rset;
+        upstream_.command("RSET");
+        return;
+    }
+    queue(replies::ok);
+}
+
+void ClientSession::handle_quit() {
+    queue(replies::bye);
+    close_after_flush_ = true;
+}
+
+void ClientSession::reset_transaction() {
+    in_transaction_ = false;
+    smtputf8_ = false;
+    mail_from_.clear();
+    mail_line_.clear();
+    rcpt_pending_.clear();
+    recipients_.clear();
+    fault_reply_.clear();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The upstream leg
+
+ClientIdentity ClientSession::identity() const {
+    return ClientIdentity{client_text_, helo_, esmtp_};
+}
+
+void ClientSession::upstream_ready() {
+    host_.note_upstream_smtputf8(upstream_.capabilities().smtputf8);
+    send_mail_upstream();
+}
+
+void ClientSession::relay_upstream_reply(const ParsedReply& reply) {
+    std::string rebuilt;
+    const std::size_t lines = std::min(reply.line_count, client_session_detail::max_relayed_reply_lines);
+    for (std::size_t index = 0; index < lines; ++index) {
+        rebuilt += std::to_string(reply.code);
+        rebuilt += index + 1 < lines ? '-' : ' ';
+        client_session_detail::append_clean(rebuilt, reply.lines[index]);
+        rebuilt += "\r\n";
+    }
+    queue(rebuilt);
+}
+
+void ClientSession::upstream_replied(const ParsedReply& reply) {
+    const Pending was = pending_;
+    pending_ = Pending::none;
+    switch (was) {
+    case Pending::mail:
+        if (reply.code_class() != 2 && reply.code_class() != 4 && reply.code_class() != 5) {
+            upstream_failed(UpstreamFault::invalid_reply, "unexpected reply to MAIL");
+            return;
+        }
+        relay_upstream_reply(reply);
+        in_transaction_ = reply.code_class() == 2;
+        if (!in_transaction_) {
+            mail_from_.clear();
+        }
+        break;
+    case Pending::rcpt:
+        if (reply.code_class() == 3) {
+            upstream_failed(UpstreamFault::invalid_reply, "unexpected reply to RCPT");
+            return;
+        }
+        relay_upstream_reply(reply);
+        if (reply.code_class() == 2) {
+            recipients_.push_back(rcpt_pending_);
+        }
+        break;
+    case Pending::data:
+        if (reply.code == 354) {
+            queue(replies::start_data);
+            phase_ = Phase::data;
+            scanner_.reset();
+            fault_reply_.clear();
+        } else if (reply.code_class() == 4 || reply.code_class() == 5) {
+            relay_upstream_reply(reply);
+        } else {
+            upstream_failed(UpstreamFault::invalid_reply, "unexpected reply to DATA");
+            return;
+        }
+        break;
+    case Pending::final_dot:
+        if (reply.code_class() != 2 && reply.code_class() != 4 && reply.code_class() != 5) {
+            upstream_failed(UpstreamFault::invalid_reply, "unexpected reply to the final dot");
+            return;
+        }
+        // The client hears the upstream's own answer to relayguard's final dot: only the upstream can
+        // say 250 for a message.
+        relay_upstream_reply(reply);
+        if (reply.code_class() == 2) {
+            log_accepted(reply);
+        } else {
+            std::string line = std::to_string(reply.code) + " ";
+            client_session_detail::append_clean(line, reply.line_count ? reply.lines[0] : "");
+            log_reject("END-OF-MESSAGE", line, {});
+        }
+        reset_transaction();
+        break;
+    case Pending::rset:
+        queue(replies::ok);
+        break;
+    case Pending::none:
+    case Pending::open:
+    case Pending::body:
+        break;
+    }
+    process_input();
+}
+
+void ClientSession::upstream_wrote() {
+    pending_ = Pending::none;
+    body_.clear();
+    if (final_dot_after_body_) {
+        final_dot_after_body_ = false;
+        pending_ = Pending::final_dot;
+        upstream_.finish_data();
+        return;
+    }
+    process_input();
+}
+
+void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail) {
+    const Pending was = pending_;
+    pending_ = Pending::none;
+    final_dot_after_body_ = false;
+    host_.log().warning("upstream " + config_->upstream.host + ":" + std::to_string(config_->upstream.port) +
+                        " " + describe(fault) + " (" + std::string(detail) + ") for " +
+                        client_notation(client_text_));
+    if (was == Pending::mail && upstream_reused_ && fault == UpstreamFault::connection_lost) {
+        // The connection kept from an earlier transaction went stale while idle: open a fresh one once.
+        upstream_reused_ = false;
+        pending_ = Pending::open;
+        upstream_.open(*config_, host_.hostname(), identity());
+        return;
+    }
+    const std::string_view reply = client_session_detail::reply_for(fault);
+    if (phase_ == Phase::data) {
+        // The client is still sending: keep reading to its end of data, then answer.
+        fault_reply_.assign(reply);
+        process_input();
+        return;
+    }
+    queue(reply);
+    reset_transaction();
+    process_input();
+}
+
+void ClientSession::end_of_data() {
+    phase_ = Phase::command;
+    std::string_view local_reply;
+    switch (scanner_.problem()) {
+    case DataScanner::Problem::too_big:
+        local_reply = replies::message_too_big;
+        break;
+    case DataScanner::Problem::bare_lf:
+        local_reply = replies::bare_lf;
+        break;
+    case DataScanner::Problem::bare_cr:
+        local_reply = replies::bare_cr;
+        break;
+    case DataScanner::Problem::none:
+        if (!fault_reply_.empty()) {
+            local_reply = fault_reply_;
+        }
+        break;
+    }
+    if (!local_reply.empty()) {
+        const std::string line(client_session_detail::without_line_end(local_reply));
+        queue(local_reply);
+        log_reject("END-OF-MESSAGE", line, {});
+        upstream_.abort();
+        reset_transaction();
+        return;
+    }
+    if (!body_.empty()) {
+        // The last piece of the body goes first; the final dot follows when it is written.
+        pending_ = Pending::body;
+        upstream_.send_body(body_.data(), body_.size());
+        final_dot_after_body_ = true;
+        return;
+    }
+    pending_ = Pending::final_dot;
+    upstream_.finish_data();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Logging
+
+void ClientSession::log_reject(std::string_view command, std::string_view reply_line, std::string_view to) {
+    host_.log().info(
+        reject_line(command, client_text_, reply_line, client_session_detail::without_brackets(mail_from_),
+                    client_session_detail::without_brackets(to), esmtp_ ? "ESMTP" : "SMTP", helo_));
+}
+
+void ClientSession::log_accepted(const ParsedReply& reply) {
+    std::string line =
+        "message accepted from " + client_notation(client_text_) + ": from=" + mail_from_ + " to=";
+    for (std::size_t index = 0; index < recipients_.size(); ++index) {
+        line += index ? "," : "";
+        line += recipients_[index];
+    }
+    line +=
+        " size=" + std::to_string(scanner_.received()) + " upstream=\"" + std::to_string(reply.code) + " ";
+    client_session_detail::append_clean(line, reply.line_count ? reply.lines[reply.line_count - 1] : "");
+    line += "\"";
+    host_.log().info(line);
+}
+
+} // namespace relayguard::proxy

@@ -1,0 +1,131 @@
+#pragma once
+// One client connection: relayguard's own SMTP dialogue with the client (greeting, EHLO, envelope,
+// DATA), the policy decision for every MAIL FROM and RCPT TO, and the upstream leg for what the policy
+// lets through. The state is dispatched first on the phase, then on the verb, as nginx's mail module.
+#include "session_host.hpp"
+#include "upstream_link.hpp"
+
+#include <relayguard/policy/config.hpp>
+#include <relayguard/policy/envelope.hpp>
+#include <relayguard/policy/ip_address.hpp>
+#include <relayguard/proxy/command_parser.hpp>
+#include <relayguard/proxy/data_scanner.hpp>
+
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace relayguard::proxy {
+
+class ClientSession final : public std::enable_shared_from_this<ClientSession>, private UpstreamLink::Owner {
+public:
+    ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::socket socket,
+                  const policy::IpAddress& client, std::shared_ptr<const policy::Config> config);
+    ~ClientSession();
+    ClientSession(const ClientSession&) = delete;
+    ClientSession& operator=(const ClientSession&) = delete;
+
+    // Greets the client (after <limits greet-delay>) and serves it.
+    void start();
+    // Answers `reply` (a whole line with CRLF) and closes: for clients refused at connect.
+    void refuse(std::string_view reply);
+    // Server shutdown: an idle session says 421 and closes now; a busy one at the end of its transaction.
+    void drain();
+    // Closes at once (shutdown time-out); a message in flight is dropped without its final dot.
+    void close_now();
+
+    const std::string& client_address() const { return client_text_; }
+    // Whether the server counted this session against its connection limits (refused ones are not).
+    bool counted = false;
+
+private:
+    enum class Phase : std::uint8_t { greeting, command, data, closed };
+    // What the session is waiting for from the upstream.
+    enum class Pending : std::uint8_t { none, open, mail, rcpt, data, body, final_dot, rset };
+
+    // Reading and writing.
+    void wait_for_pregreet();
+    void greet();
+    void read_more();
+    void on_readable();
+    void process_input();
+    bool process_data();
+    void flush();
+    void queue(std::string_view reply);
+    void queue_reply(int code, std::string_view text);
+    void arm_timer(std::chrono::milliseconds timeout);
+    void on_timeout();
+    void close();
+    void client_gone(std::string_view why);
+
+    // Commands.
+    void handle_command(const Command& command);
+    void handle_helo(const Command& command, bool extended);
+    void handle_mail(const Command& command);
+    void handle_rcpt(const Command& command);
+    void handle_data(const Command& command);
+    void handle_rset();
+    void handle_quit();
+    void protocol_error(std::string_view reply);
+    void reset_transaction();
+
+    // The upstream leg.
+    void send_mail_upstream();
+    void end_of_data();
+    void relay_upstream_reply(const ParsedReply& reply);
+    void upstream_ready() override;
+    void upstream_replied(const ParsedReply& reply) override;
+    void upstream_wrote() override;
+    void upstream_failed(UpstreamFault fault, std::string_view detail) override;
+    std::shared_ptr<void> keep_alive() override { return shared_from_this(); }
+    ClientIdentity identity() const;
+
+    void log_reject(std::string_view command, std::string_view reply_line, std::string_view to);
+    void log_accepted(const ParsedReply& reply);
+
+    std::shared_ptr<SessionHost> host_holder_;
+    SessionHost& host_;
+    std::shared_ptr<const policy::Config> config_;
+    asio::ip::tcp::socket socket_;
+    asio::steady_timer timer_;
+    std::uint32_t timer_serial_ = 0;
+    policy::IpAddress client_;
+    std::string client_text_;
+    ByteBuffer in_;
+    ByteBuffer out_;
+    ByteBuffer body_;
+    UpstreamLink upstream_;
+    DataScanner scanner_;
+
+    Phase phase_ = Phase::greeting;
+    Pending pending_ = Pending::none;
+    bool reading_ = false;
+    bool writing_ = false;
+    bool close_after_flush_ = false;
+    bool draining_ = false;
+    bool skipping_long_line_ = false;
+    unsigned errors_ = 0;
+    unsigned commands_ = 0;
+
+    // Session facts.
+    std::string helo_;
+    bool esmtp_ = false;
+    bool offered_smtputf8_ = false;
+    bool upstream_reused_ = false;
+
+    // The transaction.
+    bool in_transaction_ = false;
+    bool smtputf8_ = false;
+    std::string mail_from_;               // canonical, "<a@b>" or "<>"
+    std::string mail_line_;               // the MAIL command for the upstream
+    std::string rcpt_pending_;            // the canonical recipient waiting for the upstream's answer
+    std::vector<std::string> recipients_; // accepted by the upstream
+    std::string fault_reply_; // set when the upstream failed during DATA: what the client hears at the end
+    policy::MailCommand mail_parameters_; // the accepted MAIL, whose parameters go upstream once it is known
+    bool final_dot_after_body_ = false; // the end of data was seen while the body's last piece was in flight
+};
+
+} // namespace relayguard::proxy

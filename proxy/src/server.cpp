@@ -1,0 +1,285 @@
+#include "client_session.hpp"
+#include "session_host.hpp"
+#include "smtp_replies.hpp"
+
+#include <relayguard/proxy/event_log.hpp>
+#include <relayguard/proxy/server.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <list>
+#include <sys/socket.h>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace relayguard::proxy {
+namespace server_detail {
+
+// Pooled buffers: one block holds a command line, a rebuilt EHLO reply, or a step of message data
+// (the DATA scanner may double its input, so a step is half a block).
+constexpr std::size_t buffer_block_size = 16 * 1024;
+// Returned blocks kept for reuse; beyond that they go back to the allocator, so a burst does not pin
+// memory for good.
+constexpr std::size_t idle_buffer_blocks = 64;
+// How long to pause accepting after the process ran out of descriptors (EMFILE), as nginx does.
+constexpr std::chrono::milliseconds accept_pause{100};
+
+policy::IpAddress to_ip_address(const asio::ip::address& address) {
+    if (address.is_v4()) {
+        return policy::IpAddress::from_v4(address.to_v4().to_bytes());
+    }
+    return policy::IpAddress::from_v6(address.to_v6().to_bytes()); // folds ::ffff:a.b.c.d to IPv4
+}
+
+} // namespace server_detail
+
+// Sessions hold the Impl by shared_ptr, so it outlives every one of them whatever the order of
+// destruction at exit (sessions may die only when the io_context destroys their pending handlers).
+class Server::Impl final : public SessionHost, public std::enable_shared_from_this<Impl> {
+public:
+    Impl(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
+         EventLog& log)
+        : io_(io), config_(std::move(config)), hostname_(std::move(hostname)), log_(log),
+          pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks), shutdown_timer_(io) {}
+
+    std::vector<std::string> open_listeners();
+    void start();
+    void shutdown(std::function<void()> drained);
+    void use_config(std::shared_ptr<const policy::Config> config) { config_ = std::move(config); }
+    std::size_t session_count() const { return sessions_.size(); }
+
+    asio::io_context& io() override { return io_; }
+    BufferPool& pool() override { return pool_; }
+    EventLog& log() override { return log_; }
+    std::string_view hostname() const override { return hostname_; }
+    bool upstream_offers_smtputf8() const override { return upstream_smtputf8_; }
+    void note_upstream_smtputf8(bool offered) override { upstream_smtputf8_ = offered; }
+    void session_ended(ClientSession& session) override;
+
+private:
+    struct Listener {
+        asio::ip::tcp::acceptor acceptor;
+        std::string name; // "127.0.0.1:2525"
+        std::unique_ptr<asio::steady_timer> pause;
+    };
+
+    void accept(Listener& listener);
+    void admit(asio::ip::tcp::socket socket);
+    void check_drained();
+
+    asio::io_context& io_;
+    std::shared_ptr<const policy::Config> config_;
+    std::string hostname_;
+    EventLog& log_;
+    BufferPool pool_;
+    std::list<Listener> listeners_;
+    std::unordered_set<ClientSession*> sessions_;
+    std::size_t counted_sessions_ = 0;
+    std::unordered_map<std::string, unsigned> sessions_per_client_;
+    bool upstream_smtputf8_ = false;
+    bool stopping_ = false;
+    std::function<void()> drained_;
+    asio::steady_timer shutdown_timer_;
+};
+
+std::vector<std::string> Server::Impl::open_listeners() {
+    std::vector<std::string> problems;
+    for (const policy::ListenConfig& listen : config_->listeners) {
+        const std::string name =
+            (listen.address.find(':') != std::string::npos ? "[" + listen.address + "]" : listen.address) +
+            ":" + std::to_string(listen.port);
+        asio::error_code error;
+        const asio::ip::address address = asio::ip::make_address(listen.address, error);
+        asio::ip::tcp::acceptor acceptor(io_);
+        const asio::ip::tcp::endpoint endpoint(address, listen.port);
+        if (!error) {
+            acceptor.open(endpoint.protocol(), error);
+        }
+        if (!error) {
+            acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
+        }
+        if (!error && !listen.interface.empty()) {
+            // Pin the listener to its interface, so it never answers on another one.
+            if (setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, listen.interface.c_str(),
+                           static_cast<socklen_t>(listen.interface.size())) != 0) {
+                error.assign(errno, asio::error::get_system_category());
+            }
+        }
+        if (!error) {
+            acceptor.bind(endpoint, error);
+        }
+        if (!error) {
+            acceptor.listen(asio::socket_base::max_listen_connections, error);
+        }
+        if (error) {
+            problems.push_back("cannot listen on " + name + ": " + error.message());
+            continue;
+        }
+        listeners_.push_back(Listener{std::move(acceptor), name, std::make_unique<asio::steady_timer>(io_)});
+    }
+    return problems;
+}
+
+void Server::Impl::start() {
+    for (Listener& listener : listeners_) {
+        log_.info("listening on " + listener.name);
+        accept(listener);
+    }
+}
+
+void Server::Impl::accept(Listener& listener) {
+    listener.acceptor.async_accept(
+        [this, &listener](const asio::error_code& error, asio::ip::tcp::socket socket) {
+            if (stopping_ || error == asio::error::operation_aborted) {
+                return;
+            }
+            if (error) {
+                // Out of descriptors or memory: wait a moment instead of spinning on the same error.
+                log_.warning("accept on " + listener.name + ": " + error.message());
+                listener.pause->expires_after(server_detail::accept_pause);
+                listener.pause->async_wait([this, &listener](const asio::error_code& wait_error) {
+                    if (!wait_error && !stopping_) {
+                        accept(listener);
+                    }
+                });
+                return;
+            }
+            admit(std::move(socket));
+            accept(listener);
+        });
+}
+
+void Server::Impl::admit(asio::ip::tcp::socket socket) {
+    asio::error_code error;
+    const asio::ip::tcp::endpoint peer = socket.remote_endpoint(error);
+    if (error) {
+        return; // the client is already gone
+    }
+    const policy::IpAddress client = server_detail::to_ip_address(peer.address());
+    const std::string client_text = client.to_string();
+    auto session = std::make_shared<ClientSession>(shared_from_this(), std::move(socket), client, config_);
+    sessions_.insert(session.get());
+
+    const policy::LimitsConfig& limits = config_->limits;
+    std::string_view refusal;
+    std::string refusal_line;
+    if (!config_->clients.allows(client)) {
+        refusal = replies::access_denied;
+    } else if (counted_sessions_ >= limits.max_connections ||
+               sessions_per_client_[client_text] >= limits.max_connections_per_client) {
+        refusal_line = "421 4.7.0 " + hostname_ + " Too many connections\r\n";
+        refusal = refusal_line;
+    }
+    if (!refusal.empty()) {
+        std::string_view logged = refusal;
+        logged.remove_suffix(2);
+        if (refusal == replies::access_denied) {
+            logged = "554 5.7.1 Access denied";
+        } else {
+            logged = "421 4.7.0 Too many connections";
+        }
+        log_.info("reject: connect from " + client_notation(client_text) + ": " + std::string(logged));
+        if (sessions_per_client_[client_text] == 0) {
+            sessions_per_client_.erase(client_text);
+        }
+        session->refuse(refusal);
+        return;
+    }
+    session->counted = true;
+    ++counted_sessions_;
+    ++sessions_per_client_[client_text];
+    session->start();
+}
+
+void Server::Impl::session_ended(ClientSession& session) {
+    sessions_.erase(&session);
+    if (session.counted) {
+        --counted_sessions_;
+        const auto entry = sessions_per_client_.find(session.client_address());
+        if (entry != sessions_per_client_.end() && --entry->second == 0) {
+            sessions_per_client_.erase(entry);
+        }
+    }
+    if (stopping_) {
+        // Not from inside the destructor chain: let the session finish dying first.
+        asio::post(io_, [this] { check_drained(); });
+    }
+}
+
+void Server::Impl::shutdown(std::function<void()> drained) {
+    stopping_ = true;
+    drained_ = std::move(drained);
+    for (Listener& listener : listeners_) {
+        asio::error_code ignored;
+        listener.acceptor.close(ignored);
+        listener.pause->cancel();
+    }
+    log_.info("stopping: " + std::to_string(sessions_.size()) + " sessions open");
+    // drain() may end a session (and so change the set): work on a copy of strong references.
+    std::vector<std::shared_ptr<ClientSession>> open;
+    for (ClientSession* session : sessions_) {
+        open.push_back(session->shared_from_this());
+    }
+    for (const auto& session : open) {
+        session->drain();
+    }
+    open.clear();
+    shutdown_timer_.expires_after(config_->limits.shutdown_timeout);
+    shutdown_timer_.async_wait([this](const asio::error_code& error) {
+        if (error) {
+            return;
+        }
+        std::vector<std::shared_ptr<ClientSession>> remaining;
+        for (ClientSession* session : sessions_) {
+            remaining.push_back(session->shared_from_this());
+        }
+        if (!remaining.empty()) {
+            log_.warning("shutdown time-out: closing " + std::to_string(remaining.size()) + " sessions");
+        }
+        for (const auto& session : remaining) {
+            session->close_now();
+        }
+    });
+    asio::post(io_, [this] { check_drained(); });
+}
+
+void Server::Impl::check_drained() {
+    if (!stopping_ || !sessions_.empty() || !drained_) {
+        return;
+    }
+    shutdown_timer_.cancel();
+    auto drained = std::move(drained_);
+    drained_ = nullptr;
+    drained();
+}
+
+Server::Server(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
+               EventLog& log)
+    : impl_(std::make_shared<Impl>(io, std::move(config), std::move(hostname), log)) {
+}
+
+Server::~Server() = default;
+
+std::vector<std::string> Server::open_listeners() {
+    return impl_->open_listeners();
+}
+
+void Server::start() {
+    impl_->start();
+}
+
+void Server::shutdown(std::function<void()> drained) {
+    impl_->shutdown(std::move(drained));
+}
+
+void Server::use_config(std::shared_ptr<const policy::Config> config) {
+    impl_->use_config(std::move(config));
+}
+
+std::size_t Server::session_count() const {
+    return impl_->session_count();
+}
+
+} // namespace relayguard::proxy

@@ -1,0 +1,34 @@
+#pragma once
+// What a client session needs from the server that owns it: the shared pool, the log, the name to greet
+// with, and what relayguard has learnt about the upstream's capabilities.
+#include <relayguard/proxy/buffer_pool.hpp>
+#include <relayguard/proxy/event_log.hpp>
+
+#include <string_view>
+
+namespace asio {
+class io_context;
+}
+
+namespace relayguard::proxy {
+
+class ClientSession;
+
+class SessionHost {
+public:
+    virtual asio::io_context& io() = 0;
+    virtual BufferPool& pool() = 0;
+    virtual EventLog& log() = 0;
+    virtual std::string_view hostname() const = 0;
+    // Whether the upstream offered SMTPUTF8 the last time a session met it. relayguard offers
+    // SMTPUTF8 to clients only then: it never opens an upstream connection just to find out.
+    virtual bool upstream_offers_smtputf8() const = 0;
+    virtual void note_upstream_smtputf8(bool offered) = 0;
+    // Called from the session's destructor.
+    virtual void session_ended(ClientSession& session) = 0;
+
+protected:
+    ~SessionHost() = default;
+};
+
+} // namespace relayguard::proxy

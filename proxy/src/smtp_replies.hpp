@@ -1,0 +1,49 @@
+#pragma once
+// relayguard's own fixed replies, in one place with their enhanced status codes (RFC 3463), as nginx's
+// mail module keeps them. Replies that carry the host name or a client's text are built in the session.
+#include <string_view>
+
+namespace relayguard::proxy::replies {
+
+inline constexpr std::string_view ok = "250 2.0.0 Ok\r\n";
+inline constexpr std::string_view bye = "221 2.0.0 Bye\r\n";
+inline constexpr std::string_view start_data = "354 End data with <CR><LF>.<CR><LF>\r\n";
+inline constexpr std::string_view vrfy =
+    "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery\r\n";
+inline constexpr std::string_view help =
+    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n";
+
+inline constexpr std::string_view line_too_long = "500 5.5.2 Line too long\r\n";
+inline constexpr std::string_view bad_syntax = "500 5.5.2 Error: bad syntax\r\n";
+inline constexpr std::string_view unknown_command = "500 5.5.2 Error: command not recognized\r\n";
+inline constexpr std::string_view not_implemented = "502 5.5.1 Error: command not implemented\r\n";
+inline constexpr std::string_view xclient_refused = "550 5.7.0 Error: insufficient authorization\r\n";
+inline constexpr std::string_view helo_syntax = "501 5.5.4 Syntax: HELO hostname\r\n";
+inline constexpr std::string_view ehlo_syntax = "501 5.5.4 Syntax: EHLO hostname\r\n";
+inline constexpr std::string_view mail_syntax = "501 5.5.4 Syntax: MAIL FROM:<address>\r\n";
+inline constexpr std::string_view rcpt_syntax = "501 5.5.4 Syntax: RCPT TO:<address>\r\n";
+inline constexpr std::string_view no_argument_expected = "501 5.5.4 Syntax: no parameters allowed\r\n";
+inline constexpr std::string_view send_helo_first = "503 5.5.1 Error: send HELO/EHLO first\r\n";
+inline constexpr std::string_view nested_mail = "503 5.5.1 Error: nested MAIL command\r\n";
+inline constexpr std::string_view need_mail = "503 5.5.1 Error: need MAIL command\r\n";
+inline constexpr std::string_view need_rcpt = "503 5.5.1 Error: need RCPT command\r\n";
+inline constexpr std::string_view no_valid_recipients = "554 5.5.1 Error: no valid recipients\r\n";
+inline constexpr std::string_view auth_not_enabled = "503 5.5.1 Error: authentication not enabled\r\n";
+inline constexpr std::string_view too_many_recipients = "452 4.5.3 Error: too many recipients\r\n";
+inline constexpr std::string_view message_too_big = "552 5.3.4 Message size exceeds fixed limit\r\n";
+inline constexpr std::string_view bare_lf = "550 5.5.2 Error: bare <LF> received\r\n";
+inline constexpr std::string_view bare_cr = "550 5.5.2 Error: bare <CR> received\r\n";
+inline constexpr std::string_view smtputf8_not_offered = "555 5.5.4 Unsupported option: SMTPUTF8\r\n";
+inline constexpr std::string_view pregreet = "554 5.5.0 Error: SMTP protocol synchronization\r\n";
+inline constexpr std::string_view access_denied = "554 5.7.1 Access denied\r\n";
+
+// Temporary failures for upstream faults: the client keeps the message and tries again later.
+inline constexpr std::string_view upstream_unavailable =
+    "451 4.4.1 Upstream server unavailable, try again later\r\n";
+inline constexpr std::string_view upstream_lost = "451 4.4.2 Upstream connection lost, try again later\r\n";
+inline constexpr std::string_view upstream_timeout =
+    "451 4.4.2 Upstream server timed out, try again later\r\n";
+inline constexpr std::string_view upstream_invalid =
+    "451 4.4.0 Upstream server sent an invalid reply, try again later\r\n";
+
+} // namespace relayguard::proxy::replies

@@ -1,0 +1,200 @@
+#include <relayguard/proxy/event_log.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <fcntl.h>
+#include <regex>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+using relayguard::proxy::EventLog;
+
+namespace event_log_test {
+
+// A pipe whose read end never blocks, so a test can collect exactly what was written so far.
+class Pipe {
+public:
+    Pipe() {
+        REQUIRE(::pipe(ends_.data()) == 0);
+        REQUIRE(::fcntl(ends_[0], F_SETFL, O_NONBLOCK) == 0);
+    }
+    ~Pipe() {
+        ::close(ends_[0]);
+        ::close(ends_[1]);
+    }
+    Pipe(const Pipe&) = delete;
+    Pipe& operator=(const Pipe&) = delete;
+
+    int write_end() const { return ends_[1]; }
+    std::string drain() const {
+        std::string collected;
+        std::array<char, 4096> chunk{};
+        for (;;) {
+            const ssize_t got = ::read(ends_[0], chunk.data(), chunk.size());
+            if (got <= 0) {
+                break;
+            }
+            collected.append(chunk.data(), static_cast<std::size_t>(got));
+        }
+        return collected;
+    }
+
+private:
+    std::array<int, 2> ends_{};
+};
+
+// Everything after "relayguard/smtpd[<pid>]: ", once the line's prefix has been checked exactly.
+std::string text_of(const std::string& line) {
+    static const std::regex shape(
+        R"(^(20\d\d-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-6]\d\.\d{3}[+-][01]\d:[0-5]\d) )"
+        R"(relayguard/smtpd\[(\d+)\]: ([^\n]*)\n$)");
+    std::smatch parts;
+    REQUIRE(std::regex_match(line, parts, shape));
+    CHECK(parts[2].str() == std::to_string(::getpid()));
+    return parts[3].str();
+}
+
+} // namespace event_log_test
+
+TEST_CASE("EventLog reject_line matches Postfix for a relay-denied RCPT", "[log]") {
+    CHECK(relayguard::proxy::reject_line("RCPT", "192.0.2.7",
+                                         "554 5.7.1 <victim@elsewhere.test>: Relay access denied",
+                                         "spoof@example.com", "victim@elsewhere.test", "ESMTP", "test.com") ==
+          "NOQUEUE: reject: RCPT from unknown[192.0.2.7]: 554 5.7.1 <victim@elsewhere.test>: Relay access "
+          "denied; "
+          "from=<spoof@example.com> to=<victim@elsewhere.test> proto=ESMTP helo=<test.com>");
+}
+
+TEST_CASE("EventLog reject_line for MAIL omits to= and keeps the null sender", "[log]") {
+    CHECK(relayguard::proxy::reject_line(
+              "MAIL", "2001:db8::25", "553 5.7.1 <boss@example.com>: Sender address rejected: not logged in",
+              "boss@example.com", "", "ESMTP", "mx.test") ==
+          "NOQUEUE: reject: MAIL from unknown[2001:db8::25]: 553 5.7.1 <boss@example.com>: Sender address "
+          "rejected: not logged in; from=<boss@example.com> proto=ESMTP helo=<mx.test>");
+    CHECK(relayguard::proxy::reject_line("RCPT", "192.0.2.7", "554 5.7.1 <a@b.test>: Relay access denied", "",
+                                         "a@b.test", "SMTP", "") ==
+          "NOQUEUE: reject: RCPT from unknown[192.0.2.7]: 554 5.7.1 <a@b.test>: Relay access denied; from=<> "
+          "to=<a@b.test> proto=SMTP");
+}
+
+TEST_CASE("EventLog client notation and the connect and auth lines", "[log]") {
+    CHECK(relayguard::proxy::client_notation("192.0.2.7") == "unknown[192.0.2.7]");
+    CHECK(relayguard::proxy::client_notation("::1") == "unknown[::1]");
+    CHECK(relayguard::proxy::connect_reject_line("198.51.100.9", "554 5.7.1 Access denied") ==
+          "reject: connect from unknown[198.51.100.9]: 554 5.7.1 Access denied");
+    CHECK(relayguard::proxy::connect_reject_line("2001:db8::9", "421 4.7.0 Too many connections") ==
+          "reject: connect from unknown[2001:db8::9]: 421 4.7.0 Too many connections");
+    CHECK(relayguard::proxy::auth_failure_line("192.0.2.7", "LOGIN") ==
+          "unknown[192.0.2.7]: SASL LOGIN authentication failed: authentication failure");
+}
+
+TEST_CASE("EventLog writes timestamped lines with Postfix level prefixes", "[log]") {
+    const event_log_test::Pipe pipe;
+    EventLog log(pipe.write_end(), EventLog::Level::debug);
+    log.info("connect from unknown[192.0.2.7]");
+    CHECK(event_log_test::text_of(pipe.drain()) == "connect from unknown[192.0.2.7]");
+    log.warning("unknown[192.0.2.7]: SASL PLAIN authentication failed: authentication failure");
+    CHECK(event_log_test::text_of(pipe.drain()) ==
+          "warning: unknown[192.0.2.7]: SASL PLAIN authentication failed: authentication failure");
+    log.error("upstream 127.0.0.1:25 refused the connection");
+    CHECK(event_log_test::text_of(pipe.drain()) == "error: upstream 127.0.0.1:25 refused the connection");
+    log.debug("session 7 idle");
+    CHECK(event_log_test::text_of(pipe.drain()) == "debug: session 7 idle");
+}
+
+TEST_CASE("EventLog drops lines below its threshold", "[log]") {
+    const event_log_test::Pipe pipe;
+    EventLog log(pipe.write_end(), EventLog::Level::warning, "relayguard/smtpd");
+    CHECK_FALSE(log.enabled(EventLog::Level::info));
+    CHECK(log.enabled(EventLog::Level::error));
+    log.debug("not shown");
+    log.info("not shown either");
+    CHECK(pipe.drain().empty());
+    log.set_threshold(EventLog::Level::info);
+    log.info("shown");
+    CHECK(event_log_test::text_of(pipe.drain()) == "shown");
+}
+
+TEST_CASE("EventLog turns control characters into question marks and keeps UTF-8", "[log]") {
+    const event_log_test::Pipe pipe;
+    EventLog log(pipe.write_end(), EventLog::Level::info);
+    using namespace std::string_literals; // the text holds a NUL
+    log.info("helo=<a\r\nNOQUEUE: reject: forged\x1b[31m\x7f\t\0end>"s);
+    CHECK(event_log_test::text_of(pipe.drain()) == "helo=<a??NOQUEUE: reject: forged?[31m???end>");
+    log.info("from=<j\xc3\xbcrgen@b\xc3\xbc"
+             "cher.test>");
+    CHECK(event_log_test::text_of(pipe.drain()) == "from=<j\xc3\xbcrgen@b\xc3\xbc"
+                                                   "cher.test>");
+}
+
+TEST_CASE("EventLog caps long text with a visible marker", "[log]") {
+    const event_log_test::Pipe pipe;
+    EventLog log(pipe.write_end(), EventLog::Level::info);
+
+    const std::string exactly(EventLog::max_line_length, 'x');
+    log.info(exactly);
+    CHECK(event_log_test::text_of(pipe.drain()) == exactly);
+
+    log.info(std::string(5000, 'y'));
+    CHECK(event_log_test::text_of(pipe.drain()) == std::string(EventLog::max_line_length - 3, 'y') + "...");
+
+    // The cut would fall after the first octet of "é": the whole character goes instead.
+    const std::size_t before = EventLog::max_line_length - 4;
+    log.info(std::string(before, 'z') + "\xc3\xa9" + std::string(100, 'z'));
+    CHECK(event_log_test::text_of(pipe.drain()) == std::string(before, 'z') + "...");
+}
+
+TEST_CASE("EventLog cuts an overlong program tag", "[log]") {
+    const event_log_test::Pipe pipe;
+    EventLog log(pipe.write_end(), EventLog::Level::info, std::string(200, 'p'));
+    log.info("hello");
+    const std::string line = pipe.drain();
+    CHECK(line.find(" " + std::string(EventLog::max_program_length, 'p') + "[") != std::string::npos);
+    CHECK(line.find(std::string(EventLog::max_program_length + 1, 'p')) == std::string::npos);
+}
+
+TEST_CASE("EventLog lines from several threads never interleave", "[log]") {
+    const event_log_test::Pipe pipe;
+    EventLog log(pipe.write_end(), EventLog::Level::info);
+    constexpr int writers = 4;
+    constexpr int lines_each = 100;
+    std::atomic<int> finished{0};
+    std::vector<std::thread> threads;
+    for (int writer = 0; writer < writers; ++writer) {
+        threads.emplace_back([&log, &finished, writer] {
+            // Long lines, so that a line written in pieces would be caught mixed with another.
+            const std::string text(EventLog::max_line_length - 1, static_cast<char>('a' + writer));
+            for (int i = 0; i < lines_each; ++i) {
+                log.info(text);
+            }
+            ++finished;
+        });
+    }
+    std::string collected;
+    while (finished.load() < writers) {
+        collected += pipe.drain(); // keeps the pipe from filling up and blocking the writers
+        std::this_thread::yield();
+    }
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+    collected += pipe.drain();
+
+    int lines = 0;
+    std::size_t start = 0;
+    for (std::size_t end = collected.find('\n'); end != std::string::npos;
+         end = collected.find('\n', start)) {
+        const std::string text = event_log_test::text_of(collected.substr(start, end + 1 - start));
+        REQUIRE(text.size() == EventLog::max_line_length - 1);
+        CHECK(text.find_first_not_of(text.front()) == std::string::npos);
+        ++lines;
+        start = end + 1;
+    }
+    CHECK(start == collected.size());
+    CHECK(lines == writers * lines_each);
+}
