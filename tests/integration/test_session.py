@@ -1,0 +1,250 @@
+"""relayguard speaking for itself: the commands it answers locally, its sequence and syntax errors, its
+limits, and its connection ACL. None of this may involve the upstream."""
+
+import unittest
+
+if __package__:
+    from . import harness as h
+else:
+    import harness as h
+
+
+class CommandTests(h.IntegrationTestCase):
+    def setUp(self):
+        super().setUp()
+        self.sink = self.start_sink()
+
+    def assertUpstreamUntouched(self, relayguard):
+        self.settle(relayguard, self.sink)
+        self.assertEqual(self.sink.connection_count, 0, self.sink.commands)
+
+    def test_help_noop_rset_quit(self):
+        relayguard = self.start_relayguard(self.sink)
+        client = self.greeted(relayguard)
+        self.assertEqual(client.command("HELP").code, 214)
+        self.assertReply(client.command("NOOP"), 250, "2.0.0")
+        self.assertReply(client.command("RSET"), 250, "2.0.0")
+        self.assertReply(client.command("QUIT"), 221, "2.0.0")
+        self.assertTrue(client.is_closed())
+        self.assertUpstreamUntouched(relayguard)
+
+    def test_rset_forgets_the_transaction(self):
+        relayguard = self.start_relayguard(self.sink)
+        client = self.greeted(relayguard)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        self.assertReply(client.command(f"RCPT TO:<{h.LOCAL_RECIPIENT}>"), 250)
+        self.assertReply(client.command("RSET"), 250, "2.0.0")
+        self.assertReply(client.command(f"RCPT TO:<{h.LOCAL_RECIPIENT}>"), 503, "5.5.1")
+        self.assertReply(client.command("DATA"), 503, "5.5.1")
+
+    def test_vrfy_answered_locally(self):
+        relayguard = self.start_relayguard(self.sink)
+        client = self.greeted(relayguard)
+        self.assertReply(client.command(f"VRFY {h.LOCAL_RECIPIENT}"), 252, "2.5.2")
+        self.assertReply(client.command("VRFY postmaster"), 252, "2.5.2")
+        self.assertUpstreamUntouched(relayguard)
+
+    def test_expn_etrn_turn_refused(self):
+        relayguard = self.start_relayguard(self.sink)
+        client = self.greeted(relayguard)
+        for command in ("EXPN staff", "ETRN example.com", "TURN"):
+            reply = client.command(command)
+            self.assertTrue(500 <= reply.code < 600, f"{command}: {reply}")
+        self.assertReply(client.command("NOOP"), 250)
+        self.assertUpstreamUntouched(relayguard)
+
+    def test_unknown_verb_and_bdat_refused(self):
+        relayguard = self.start_relayguard(self.sink)
+        client = self.greeted(relayguard)
+        for command in ("FROBNICATE now", "BDAT 5 LAST", "XCLIENT ADDR=192.0.2.1"):
+            reply = client.command(command)
+            self.assertTrue(500 <= reply.code < 600, f"{command}: {reply}")
+        self.assertReply(client.command("NOOP"), 250)
+        self.assertUpstreamUntouched(relayguard)
+
+    def test_bad_sequence(self):
+        relayguard = self.start_relayguard(self.sink)
+        client = self.connect(relayguard)
+        self.assertReply(client.read_reply(), 220)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 503, "5.5.1")
+        self.assertReply(client.ehlo(), 250)
+        self.assertReply(client.command(f"RCPT TO:<{h.LOCAL_RECIPIENT}>"), 503, "5.5.1")
+        self.assertReply(client.command("DATA"), 503, "5.5.1")
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 503, "5.5.1")
+
+    def test_over_long_line_refused_and_session_continues(self):
+        relayguard = self.start_relayguard(self.sink)
+        client = self.greeted(relayguard)
+        self.assertReply(client.command("NOOP " + "x" * 5000), 500, "5.5.2 Line too long")
+        self.assertReply(client.command("NOOP"), 250)
+        self.assertReply(client.command(f"RCPT TO:<{'a' * 3000}@example.com>"), 500, "5.5.2 Line too long")
+        self.assertReply(client.command("NOOP"), 250)
+
+    def test_too_many_errors_end_the_session(self):
+        relayguard = self.start_relayguard(self.sink, limits={"max-errors": 3})
+        client = self.greeted(relayguard)
+        replies = []
+        for attempt in range(6):
+            try:
+                replies.append(client.command(f"FROBNICATE {attempt}"))
+            except (h.ConnectionClosed, BrokenPipeError, ConnectionResetError):
+                break
+            if replies[-1].code == 421:
+                break
+        codes = [reply.code for reply in replies]
+        self.assertIn(421, codes, f"replies: {[str(reply) for reply in replies]}")
+        self.assertLessEqual(codes.index(421), 3, f"421 came late: {codes}")
+        self.assertTrue(client.is_closed())
+
+    def test_data_without_accepted_recipient(self):
+        relayguard = self.start_relayguard(self.sink)
+        client = self.greeted(relayguard)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        self.assertReply(client.command(f"RCPT TO:<{h.REMOTE_RECIPIENT}>"), 554, "5.7.1")
+        self.assertReply(client.command("DATA"), 554, "5.5.1 Error: no valid recipients")
+        self.assertReply(client.command("QUIT"), 221)
+        self.settle(relayguard, self.sink)
+        self.assertNotIn("DATA", self.sink.verbs())
+        self.assertEqual(self.sink.transactions, [])
+
+    def test_max_recipients(self):
+        relayguard = self.start_relayguard(self.sink, limits={"max-recipients": 2})
+        client = self.greeted(relayguard)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        self.assertReply(client.command("RCPT TO:<one@example.com>"), 250)
+        self.assertReply(client.command("RCPT TO:<two@example.com>"), 250)
+        reply = client.command("RCPT TO:<three@example.com>")
+        self.assertReply(reply, 452, "4.5.3")
+        self.assertIn("too many recipients", reply.text.lower())
+        self.assertReply(client.command("DATA"), 354)
+        client.send(b"x\r\n.\r\n")
+        self.assertReply(client.read_reply(), 250)
+        [transaction] = self.sink.wait_for_transactions(1)
+        self.assertEqual(transaction.rcpt_tos, ["one@example.com", "two@example.com"])
+        self.assertFalse(self.sink.saw_recipient("three@example.com"))
+
+    def test_max_message_size(self):
+        relayguard = self.start_relayguard(self.sink, limits={"max-message-size": "1K"})
+        client = self.greeted(relayguard)
+        body = b"".join(b"line %04d " % number + b"z" * 60 + b"\r\n" for number in range(100))
+        reply = self.deliver(client, body)
+        self.assertReply(reply, 552, "5.3.4 Message size exceeds fixed limit")
+        self.assertReply(client.command("NOOP"), 250)
+        self.assertReply(self.deliver(client, b"small\r\n"), 250)
+        self.settle(relayguard, self.sink)
+        [transaction] = self.sink.transactions
+        self.assertEqual(transaction.body, b"small\r\n")
+
+    def test_declared_size_over_limit_refused_at_mail(self):
+        relayguard = self.start_relayguard(self.sink, limits={"max-message-size": "1K"})
+        client = self.greeted(relayguard)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}> SIZE=5000"), 552, "5.3.4")
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}> SIZE=500"), 250)
+
+    def test_clients_that_connect_and_quit_never_reach_upstream(self):
+        relayguard = self.start_relayguard(self.sink)
+        for source in (h.UNTRUSTED_CLIENT, h.TRUSTED_CLIENT, "127.0.0.3"):
+            client = self.connect(relayguard, source=source)
+            self.assertReply(client.read_reply(), 220)
+            self.assertReply(client.command("QUIT"), 221)
+            client = self.greeted(relayguard, source=source)
+            self.assertReply(client.command("NOOP"), 250)
+            self.assertReply(client.command("QUIT"), 221)
+            client = self.connect(relayguard, source=source)
+            client.close()
+        client = self.greeted(relayguard)
+        self.assertReply(client.command("FROBNICATE"), 500)
+        client.close()
+        self.assertUpstreamUntouched(relayguard)
+
+
+class ConnectionLimitTests(h.IntegrationTestCase):
+    def greeted_eventually(self, relayguard, source):
+        """A 220 from relayguard; a 421 is retried (bounded) because relayguard may not yet have seen an
+        earlier connection of this test end."""
+        def attempt():
+            client = self.connect(relayguard, source=source)
+            reply = client.read_reply()
+            if reply.code == 220:
+                return client
+            client.close()
+            return None
+        return h.wait_until(attempt, 5, f"a 220 for {source}", interval=0.05)
+
+    def test_client_acl_denies_at_connect(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, clients=("allow", [("deny", "127.0.0.4/32")]))
+        refused = self.connect(relayguard, source="127.0.0.4")
+        self.assertEqual(refused.read_reply().line, "554 5.7.1 Access denied")
+        self.assertTrue(refused.is_closed())
+        admitted = self.connect(relayguard, source=h.UNTRUSTED_CLIENT)
+        self.assertReply(admitted.read_reply(), 220)
+        self.settle(relayguard, sink)
+        self.assertEqual(sink.connection_count, 0)
+
+    def test_client_acl_default_deny(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, clients=("deny", [("allow", "127.0.0.1/32")]))
+        refused = self.connect(relayguard, source=h.UNTRUSTED_CLIENT)
+        self.assertEqual(refused.read_reply().line, "554 5.7.1 Access denied")
+        self.assertTrue(refused.is_closed())
+        self.assertReply(self.connect(relayguard, source=h.TRUSTED_CLIENT).read_reply(), 220)
+
+    def assertTooManyConnections(self, client):
+        reply = client.read_reply()
+        self.assertReply(reply, 421, "4.7.0")
+        self.assertIn("too many connections", reply.text.lower())
+        self.assertTrue(client.is_closed())
+
+    def test_max_connections_per_client(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"max-connections-per-client": 2})
+        self.greeted_eventually(relayguard, h.UNTRUSTED_CLIENT)
+        self.greeted_eventually(relayguard, h.UNTRUSTED_CLIENT)
+        self.assertTooManyConnections(self.connect(relayguard, source=h.UNTRUSTED_CLIENT))
+        other = self.connect(relayguard, source="127.0.0.3")
+        self.assertReply(other.read_reply(), 220)
+
+    def test_per_client_slot_freed_after_disconnect(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"max-connections-per-client": 1})
+        first = self.greeted_eventually(relayguard, h.UNTRUSTED_CLIENT)
+        self.assertTooManyConnections(self.connect(relayguard, source=h.UNTRUSTED_CLIENT))
+        self.assertReply(first.command("QUIT"), 221)
+        first.close()
+        self.greeted_eventually(relayguard, h.UNTRUSTED_CLIENT)
+
+    def test_max_connections_total(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"max-connections": 2, "max-connections-per-client": 2})
+        self.greeted_eventually(relayguard, h.UNTRUSTED_CLIENT)
+        self.greeted_eventually(relayguard, "127.0.0.3")
+        self.assertTooManyConnections(self.connect(relayguard, source="127.0.0.5"))
+
+
+class ClientTimeoutTests(h.IntegrationTestCase):
+    def test_idle_client_disconnected_after_command_timeout(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"command-timeout": "1s"})
+        client = self.greeted(relayguard)
+        replies = client.read_until_closed(timeout=15)
+        self.assertTrue(all(reply.code == 421 for reply in replies), [str(reply) for reply in replies])
+        self.settle(relayguard, sink)
+        self.assertEqual(sink.connection_count, 0)
+
+    def test_stalled_message_dropped_after_data_timeout(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"data-timeout": "1s"})
+        client = self.greeted(relayguard)
+        self.open_data(client)
+        client.send(b"Subject: stalled\r\n\r\nand then nothing")
+        replies = client.read_until_closed(timeout=15)
+        self.assertTrue(all(400 <= reply.code < 500 for reply in replies), [str(reply) for reply in replies])
+        # The upstream connection is dropped without a final dot.
+        sink.wait_for_closed(1, timeout=10)
+        self.assertEqual(sink.transactions, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
