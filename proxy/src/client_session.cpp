@@ -145,9 +145,8 @@ void ClientSession::wait_for_pregreet() {
                 self->client_gone(error.message());
                 return;
             }
-            self->host_.log().info("reject: connect from " + client_notation(self->client_text_) + ": " +
-                                   std::string(client_session_detail::without_line_end(replies::pregreet)) +
-                                   " (pregreet)");
+            self->host_.log().info(connect_reject_line(
+                self->client_text_, client_session_detail::without_line_end(replies::pregreet)));
             self->refuse(replies::pregreet);
         });
 }
@@ -762,7 +761,8 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         } else {
             std::string line = std::to_string(reply.code) + " ";
             client_session_detail::append_clean(line, reply.line_count ? reply.lines[0] : "");
-            log_reject("END-OF-MESSAGE", line, {});
+            log_reject("END-OF-MESSAGE", line,
+                       recipients_.empty() ? std::string_view() : recipients_.front());
         }
         reset_transaction();
         break;
@@ -837,7 +837,7 @@ void ClientSession::end_of_data() {
     if (!local_reply.empty()) {
         const std::string line(client_session_detail::without_line_end(local_reply));
         queue(local_reply);
-        log_reject("END-OF-MESSAGE", line, {});
+        log_reject("END-OF-MESSAGE", line, recipients_.empty() ? std::string_view() : recipients_.front());
         upstream_.abort();
         reset_transaction();
         return;

@@ -164,7 +164,7 @@ void Server::Impl::admit(asio::ip::tcp::socket socket) {
 
     const policy::LimitsConfig& limits = config_->limits;
     std::string_view refusal;
-    std::string refusal_line;
+    std::string refusal_line; // holds a refusal that names the host
     if (!config_->clients.allows(client)) {
         refusal = replies::access_denied;
     } else if (counted_sessions_ >= limits.max_connections ||
@@ -173,14 +173,10 @@ void Server::Impl::admit(asio::ip::tcp::socket socket) {
         refusal = refusal_line;
     }
     if (!refusal.empty()) {
-        std::string_view logged = refusal;
-        logged.remove_suffix(2);
-        if (refusal == replies::access_denied) {
-            logged = "554 5.7.1 Access denied";
-        } else {
-            logged = "421 4.7.0 Too many connections";
-        }
-        log_.info("reject: connect from " + client_notation(client_text) + ": " + std::string(logged));
+        // The logged reply leaves out the host name, so every refusal of a kind logs the same words.
+        const std::string_view logged =
+            refusal == replies::access_denied ? "554 5.7.1 Access denied" : "421 4.7.0 Too many connections";
+        log_.info(connect_reject_line(client_text, logged));
         if (sessions_per_client_[client_text] == 0) {
             sessions_per_client_.erase(client_text);
         }
