@@ -65,7 +65,9 @@ void read_listen_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
 
 void read_upstream_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
     namespace local = config_server_sections_detail;
-    const ConfigElement element(xml, log, {"host", "port", "tls", "connect-timeout", "command-timeout", "data-timeout", "xclient", "ca"});
+    const ConfigElement element(
+        xml, log,
+        {"host", "port", "tls", "connect-timeout", "command-timeout", "data-timeout", "xclient", "ca"});
     element.reject_children();
     UpstreamConfig& upstream = draft.config.upstream;
     element.read("host", upstream.host, parse_host_value, true);
@@ -112,8 +114,8 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
     namespace local = config_server_sections_detail;
     const ConfigElement element(xml, log,
                                 {"max-connections", "max-connections-per-client", "max-recipients",
-                                 "max-message-size", "command-timeout", "data-timeout", "max-errors", "greet-delay",
-                                 "shutdown-timeout"});
+                                 "max-message-size", "command-timeout", "data-timeout", "max-errors",
+                                 "greet-delay", "shutdown-timeout"});
     element.reject_children();
     LimitsConfig& limits = draft.config.limits;
     element.read("max-connections", limits.max_connections, whole_number_in(1, local::max_connections_limit));
@@ -128,7 +130,8 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
     element.read("data-timeout", limits.data_timeout,
                  duration_in(local::min_timeout, local::max_session_timeout));
     element.read("max-errors", limits.max_errors, whole_number_in(1, local::max_errors_limit));
-    element.read("greet-delay", limits.greet_delay, duration_in(std::chrono::milliseconds{0}, local::max_greet_delay));
+    element.read("greet-delay", limits.greet_delay,
+                 duration_in(std::chrono::milliseconds{0}, local::max_greet_delay));
     element.read("shutdown-timeout", limits.shutdown_timeout,
                  duration_in(std::chrono::milliseconds{0}, local::max_shutdown_timeout));
     if (per_client_given && limits.max_connections_per_client > limits.max_connections) {
