@@ -8,7 +8,7 @@ native_packages=(
     build-essential cmake ninja-build pkg-config clang-format git ca-certificates bzip2
     libasio-dev libmbedtls-dev libtinyxml2-dev catch2
     g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user
-    swaks libio-socket-inet6-perl postfix nmap fail2ban openssl python3 iproute2
+    swaks libio-socket-inet6-perl libnet-ssleay-perl libauthen-sasl-perl postfix nmap fail2ban openssl python3 iproute2
 )
 cross_packages=(
     libmbedtls-dev:arm64 libtinyxml2-dev:arm64

@@ -8,6 +8,7 @@
 #include <relayguard/proxy/build_info.hpp>
 #include <relayguard/proxy/event_log.hpp>
 #include <relayguard/proxy/server.hpp>
+#include <relayguard/proxy/tls_context.hpp>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -61,7 +62,18 @@ int run_command(const std::vector<std::string>& args, std::ostream& err) {
     asio::io_context io(1);
     proxy::EventLog log(config->log.target, config->log.level);
     const std::string hostname = config->hostname.empty() ? run_detail::machine_hostname() : config->hostname;
-    proxy::Server server(io, config, hostname, log);
+    // The certificate and key are parsed once, here: a bad file stops the start with the reason.
+    std::shared_ptr<const proxy::TlsServerContext> tls;
+    if (config->tls) {
+        std::string tls_error;
+        tls = proxy::TlsServerContext::load(config->tls->certificate, config->tls->key, tls_error);
+        if (!tls) {
+            log.error("TLS: " + tls_error);
+            log.error("not starting: the <tls> certificate or key cannot be used");
+            return exit_failure;
+        }
+    }
+    proxy::Server server(io, config, hostname, tls, log);
 
     log.info(std::string("relayguard ") + RELAYGUARD_VERSION + " starting (" + proxy::library_versions() +
              ") with " + config->source);

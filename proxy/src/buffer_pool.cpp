@@ -53,6 +53,15 @@ void ByteBuffer::consume(std::size_t count) {
     }
 }
 
+void ByteBuffer::consume_and_wipe(std::size_t count) {
+    // volatile: the compiler may not drop stores to memory it believes is never read again.
+    volatile char* bytes = block_.get() + read_;
+    for (std::size_t index = 0; index < count; ++index) {
+        bytes[index] = 0;
+    }
+    consume(count);
+}
+
 void ByteBuffer::release_if_empty() {
     if (empty()) {
         release();

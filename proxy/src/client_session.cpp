@@ -27,6 +27,13 @@ constexpr std::size_t data_step_divisor = 2;
 constexpr std::chrono::seconds refuse_timeout{10};
 // The longest HELO/EHLO argument remembered (RFC 5321 domain or address literal).
 constexpr std::size_t max_helo_length = 255;
+// A TLS handshake that has not finished by then is abandoned (a slow-loris client holds a session's
+// TLS memory, about 34 KiB, for as long as it is allowed to).
+constexpr std::chrono::seconds tls_handshake_timeout{30};
+
+std::string_view mechanism_name(policy::AuthMechanism mechanism) {
+    return mechanism == policy::AuthMechanism::plain ? "PLAIN" : "LOGIN";
+}
 
 // Upstream reply text is repeated to the client only as printable ASCII: anything else becomes '?'.
 void append_clean(std::string& out, std::string_view text) {
@@ -93,13 +100,16 @@ void append_mail_parameters(std::string& line, const policy::MailCommand& mail,
 } // namespace client_session_detail
 
 ClientSession::ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::socket socket,
-                             const policy::IpAddress& client, std::shared_ptr<const policy::Config> config)
+                             const policy::IpAddress& client, std::shared_ptr<const policy::Config> config,
+                             policy::ListenTls listen_tls)
     : host_holder_(std::move(host)), host_(*host_holder_), config_(std::move(config)),
       socket_(std::move(socket)), timer_(host_.io()), client_(client), client_text_(client.to_string()),
       in_(host_.pool()), out_(host_.pool()), body_(host_.pool()), upstream_(host_.io(), host_.pool(), *this),
       scanner_(config_->bare_newline == policy::BareNewline::normalize ? BareNewlinePolicy::normalize
                                                                        : BareNewlinePolicy::reject,
-               config_->limits.max_message_size) {
+               config_->limits.max_message_size),
+      listen_tls_(listen_tls), tls_context_(host_.tls_context()), raw_in_(host_.pool()),
+      raw_out_(host_.pool()) {
 }
 
 ClientSession::~ClientSession() {
@@ -114,6 +124,10 @@ void ClientSession::start() {
     socket_.non_blocking(true, ignored);
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     host_.log().info("connect from " + client_notation(client_text_));
+    if (listen_tls_ == policy::ListenTls::implicit && tls_context_) {
+        begin_tls(); // the greeting follows the handshake
+        return;
+    }
     if (config_->limits.greet_delay.count() > 0) {
         wait_for_pregreet();
     } else {
@@ -165,10 +179,26 @@ void ClientSession::read_more() {
         return;
     }
     // Waiting for readability before borrowing a buffer keeps idle sessions free of one.
+    if (tls_ && phase_ != Phase::handshake && !tls_wants_read_) {
+        // Plaintext may wait inside the TLS session, or ciphertext in raw_in_: no socket event would
+        // announce it, so it is taken now (posted, not recursed into).
+        asio::post(socket_.get_executor(), [self = shared_from_this()] {
+            if (self->phase_ != Phase::closed && !self->reading_ && !self->writing_) {
+                self->decrypt_input();
+                self->process_input();
+            }
+        });
+        return;
+    }
     in_.release_if_empty();
     out_.release_if_empty();
     body_.release_if_empty();
-    arm_timer(phase_ == Phase::data ? config_->limits.data_timeout : config_->limits.command_timeout);
+    raw_in_.release_if_empty();
+    raw_out_.release_if_empty();
+    arm_timer(phase_ == Phase::data ? config_->limits.data_timeout
+              : phase_ == Phase::handshake
+                  ? std::chrono::milliseconds(client_session_detail::tls_handshake_timeout)
+                  : config_->limits.command_timeout);
     reading_ = true;
     socket_.async_wait(asio::ip::tcp::socket::wait_read,
                        [self = shared_from_this()](const asio::error_code& error) {
@@ -187,8 +217,9 @@ void ClientSession::read_more() {
 }
 
 void ClientSession::on_readable() {
-    char* room = in_.writable();
-    const std::size_t room_size = in_.writable_size();
+    ByteBuffer& target = tls_ ? raw_in_ : in_;
+    char* room = target.writable();
+    const std::size_t room_size = target.writable_size();
     if (room_size == 0) {
         // Cannot happen: a full buffer is always drained (a command line is capped below its size).
         client_gone("input buffer full");
@@ -204,13 +235,22 @@ void ClientSession::on_readable() {
         client_gone(error == asio::error::eof ? "disconnected" : error.message());
         return;
     }
-    in_.commit(count);
+    target.commit(count);
+    if (tls_) {
+        tls_wants_read_ = false;
+        if (phase_ == Phase::handshake) {
+            continue_handshake();
+            return;
+        }
+        decrypt_input();
+    }
     process_input();
 }
 
 void ClientSession::process_input() {
     namespace detail = client_session_detail;
-    while (phase_ != Phase::closed && pending_ == Pending::none && !writing_) {
+    while (phase_ != Phase::closed && phase_ != Phase::handshake && pending_ == Pending::none && !writing_ &&
+           !starttls_pending_) {
         if (phase_ == Phase::data) {
             if (!process_data()) {
                 break;
@@ -246,19 +286,36 @@ void ClientSession::process_input() {
         }
         if (frame.status == LineFrame::Status::too_long) {
             skipping_long_line_ = true;
-            protocol_error(replies::line_too_long);
+            if (phase_ == Phase::auth) {
+                auth_.reset();
+                phase_ = Phase::command;
+                protocol_error(std::string(auth_replies::line_too_long) + "\r\n");
+            } else {
+                protocol_error(replies::line_too_long);
+            }
+            continue;
+        }
+        if (phase_ == Phase::auth) {
+            handle_auth_line(frame.line);
+            in_.consume_and_wipe(frame.consumed);
             continue;
         }
         ++commands_;
-        handle_command(parse_command(frame.line));
-        // Everything a handler needs from the line was copied or parsed before it returned.
-        in_.consume(frame.consumed);
+        const Command command = parse_command(frame.line);
+        handle_command(command);
+        // Everything a handler needs from the line was copied or parsed before it returned. An AUTH
+        // line may carry credentials (an initial response): it does not stay in memory.
+        if (command.verb == Verb::auth) {
+            in_.consume_and_wipe(frame.consumed);
+        } else {
+            in_.consume(frame.consumed);
+        }
     }
-    if (phase_ == Phase::closed || pending_ != Pending::none || writing_) {
+    if (phase_ == Phase::closed || phase_ == Phase::handshake || pending_ != Pending::none || writing_) {
         return;
     }
     // The input ran dry (or the reply buffer filled): answer what was asked, then read on (RFC 2920).
-    if (!out_.empty() || close_after_flush_) {
+    if (!out_.empty() || close_after_flush_ || starttls_pending_) {
         flush();
     } else {
         read_more();
@@ -319,10 +376,26 @@ void ClientSession::flush() {
     if (writing_ || phase_ == Phase::closed) {
         return;
     }
-    if (out_.empty()) {
-        if (close_after_flush_) {
-            close();
+    if (tls_ && phase_ != Phase::handshake) {
+        if (!out_.empty()) {
+            TlsIo io{{}, 0, &raw_out_};
+            std::size_t consumed = 0;
+            const TlsStatus status = tls_->write(io, out_.data(), out_.size(), consumed);
+            out_.consume(consumed);
+            if (status == TlsStatus::failed || status == TlsStatus::closed) {
+                client_gone("TLS: " + tls_->last_error());
+                return;
+            }
         }
+        if (!raw_out_.empty()) {
+            write_raw(false);
+            return;
+        }
+        after_write();
+        return;
+    }
+    if (out_.empty()) {
+        after_write();
         return;
     }
     writing_ = true;
@@ -337,12 +410,127 @@ void ClientSession::flush() {
                               return;
                           }
                           self->out_.clear();
-                          if (self->close_after_flush_) {
-                              self->close();
-                              return;
-                          }
-                          self->process_input();
+                          self->after_write();
                       });
+}
+
+void ClientSession::write_raw(bool then_handshake) {
+    writing_ = true;
+    asio::async_write(
+        socket_, asio::buffer(raw_out_.data(), raw_out_.size()),
+        [self = shared_from_this(), then_handshake](const asio::error_code& error, std::size_t) {
+            self->writing_ = false;
+            if (self->phase_ == Phase::closed) {
+                return;
+            }
+            if (error) {
+                self->client_gone(error.message());
+                return;
+            }
+            self->raw_out_.clear();
+            if (then_handshake) {
+                self->continue_handshake();
+            } else if (!self->out_.empty()) {
+                self->flush(); // more plaintext than one round of ciphertext held
+            } else {
+                self->after_write();
+            }
+        });
+}
+
+void ClientSession::after_write() {
+    if (starttls_pending_) {
+        starttls_pending_ = false;
+        begin_tls();
+        return;
+    }
+    if (close_after_flush_) {
+        close();
+        return;
+    }
+    process_input();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TLS
+
+void ClientSession::begin_tls() {
+    // RFC 3207 §4.2 (CVE-2011-0411): nothing from before the handshake survives it — not the input
+    // that came with STARTTLS, not EHLO, not an AUTH, not an envelope.
+    in_.clear();
+    helo_.clear();
+    esmtp_ = false;
+    reset_transaction();
+    auth_.reset();
+    authenticated_user_.clear();
+    if (upstream_.is_open()) {
+        upstream_.quit();
+    }
+    tls_ = std::make_unique<TlsSession>(tls_context_);
+    tls_wants_read_ = false;
+    phase_ = Phase::handshake;
+    arm_timer(client_session_detail::tls_handshake_timeout);
+    continue_handshake();
+}
+
+void ClientSession::continue_handshake() {
+    TlsIo io{raw_in_.readable(), 0, &raw_out_};
+    const TlsStatus status = tls_->handshake(io);
+    raw_in_.consume(io.input_used);
+    if (!raw_out_.empty()) {
+        write_raw(true);
+        return;
+    }
+    switch (status) {
+    case TlsStatus::ok:
+        handshake_done();
+        return;
+    case TlsStatus::want_read:
+        tls_wants_read_ = true;
+        read_more();
+        return;
+    case TlsStatus::want_write:
+    case TlsStatus::closed:
+    case TlsStatus::failed:
+        host_.log().info("TLS handshake failed with " + client_notation(client_text_) + ": " +
+                         tls_->last_error());
+        close();
+        return;
+    }
+}
+
+void ClientSession::handshake_done() {
+    host_.log().info("TLS established with " + client_notation(client_text_) + ": " + tls_->describe());
+    if (listen_tls_ == policy::ListenTls::implicit) {
+        greet();
+        return;
+    }
+    phase_ = Phase::command;
+    process_input();
+}
+
+void ClientSession::decrypt_input() {
+    while (phase_ != Phase::closed) {
+        char* room = in_.writable();
+        const std::size_t room_size = in_.writable_size();
+        if (room_size == 0) {
+            return; // the commands in in_ go first
+        }
+        TlsIo io{raw_in_.readable(), 0, &raw_out_};
+        std::size_t produced = 0;
+        const TlsStatus status = tls_->read(io, room, room_size, produced);
+        raw_in_.consume(io.input_used);
+        in_.commit(produced);
+        if (status == TlsStatus::ok && produced > 0) {
+            continue;
+        }
+        if (status == TlsStatus::ok || status == TlsStatus::want_read || status == TlsStatus::want_write) {
+            tls_wants_read_ = status != TlsStatus::ok || raw_in_.empty();
+            return;
+        }
+        client_gone(status == TlsStatus::closed ? "TLS closed by the client" : "TLS: " + tls_->last_error());
+        return;
+    }
 }
 
 void ClientSession::arm_timer(std::chrono::milliseconds timeout) {
@@ -357,6 +545,11 @@ void ClientSession::arm_timer(std::chrono::milliseconds timeout) {
 
 void ClientSession::on_timeout() {
     if (phase_ == Phase::closed) {
+        return;
+    }
+    if (phase_ == Phase::handshake) {
+        host_.log().info("TLS handshake timed out with " + client_notation(client_text_));
+        close();
         return;
     }
     if (phase_ == Phase::greeting) {
@@ -488,7 +681,10 @@ void ClientSession::handle_command(const Command& command) {
         queue(replies::help);
         return;
     case Verb::auth:
-        protocol_error(replies::auth_not_enabled);
+        handle_auth(command);
+        return;
+    case Verb::starttls:
+        handle_starttls(command);
         return;
     case Verb::xclient:
         // Only relayguard may speak XCLIENT to the upstream; a client claiming another identity is refused.
@@ -498,7 +694,6 @@ void ClientSession::handle_command(const Command& command) {
     case Verb::etrn:
     case Verb::turn:
     case Verb::bdat:
-    case Verb::starttls:
         protocol_error(replies::not_implemented);
         return;
     case Verb::unknown:
@@ -539,6 +734,17 @@ void ClientSession::handle_helo(const Command& command, bool extended) {
     if (offered_smtputf8_) {
         reply += "250-SMTPUTF8\r\n";
     }
+    if (tls_context_ && listen_tls_ == policy::ListenTls::starttls && !tls_) {
+        reply += "250-STARTTLS\r\n";
+    }
+    if (auth_offered()) {
+        reply += "250-AUTH";
+        for (const policy::AuthMechanism mechanism : config_->auth.mechanisms) {
+            reply += ' ';
+            reply += client_session_detail::mechanism_name(mechanism);
+        }
+        reply += "\r\n";
+    }
     reply += "250 ENHANCEDSTATUSCODES\r\n";
     queue(reply);
 }
@@ -574,8 +780,7 @@ void ClientSession::handle_mail(const Command& command) {
         mail_from_.clear();
         return;
     }
-    const policy::ClientFacts facts{client_, {}};
-    const policy::Verdict verdict = config_->senders.decide(facts, mail.path, config_->relay);
+    const policy::Verdict verdict = config_->senders.decide(facts(), mail.path, config_->relay);
     if (!verdict.accepted) {
         queue(verdict.reply.line() + "\r\n");
         log_reject("MAIL", verdict.reply.line(), {});
@@ -624,8 +829,7 @@ void ClientSession::handle_rcpt(const Command& command) {
         queue(replies::too_many_recipients);
         return;
     }
-    const policy::ClientFacts facts{client_, {}};
-    const policy::Verdict verdict = config_->relay.decide(facts, rcpt.path);
+    const policy::Verdict verdict = config_->relay.decide(facts(), rcpt.path);
     rcpt_pending_ = rcpt.path.canonical();
     if (!verdict.accepted) {
         queue(verdict.reply.line() + "\r\n");
@@ -687,10 +891,156 @@ void ClientSession::reset_transaction() {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// STARTTLS and AUTH
+
+void ClientSession::handle_starttls(const Command& command) {
+    if (!tls_context_ || listen_tls_ != policy::ListenTls::starttls) {
+        protocol_error(replies::not_implemented);
+        return;
+    }
+    if (tls_) {
+        protocol_error(replies::tls_already_active);
+        return;
+    }
+    if (!command.argument.empty()) {
+        protocol_error(replies::starttls_syntax);
+        return;
+    }
+    queue(replies::ready_to_start_tls);
+    // Whatever the client pipelined after STARTTLS is dropped unread (begin_tls clears it again).
+    in_.clear();
+    starttls_pending_ = true;
+}
+
+bool ClientSession::auth_offered() const {
+    return !config_->auth.users.empty() && authenticated_user_.empty() &&
+           (tls_ || !config_->auth.require_tls);
+}
+
+void ClientSession::handle_auth(const Command& command) {
+    const policy::AuthConfig& auth = config_->auth;
+    if (auth.users.empty()) {
+        protocol_error(replies::auth_not_enabled);
+        return;
+    }
+    if (helo_.empty()) {
+        protocol_error(replies::send_helo_first);
+        return;
+    }
+    if (!authenticated_user_.empty()) {
+        protocol_error(replies::already_authenticated);
+        return;
+    }
+    if (in_transaction_) {
+        protocol_error(replies::auth_in_transaction);
+        return;
+    }
+    if (auth.require_tls && !tls_) {
+        // Neither offered nor accepted in clear text: the password would cross the network readable.
+        protocol_error(replies::encryption_required);
+        return;
+    }
+    if (host_.auth_failures().locked_out(client_, std::chrono::steady_clock::now())) {
+        std::string reply = "421 4.7.0 ";
+        reply += host_.hostname();
+        reply += " Too many authentication failures\r\n";
+        queue(reply);
+        close_after_flush_ = true;
+        host_.log().info(connect_reject_line(client_text_, "421 4.7.0 Too many authentication failures"));
+        return;
+    }
+    const std::string_view argument = command.argument;
+    const std::size_t space = argument.find(' ');
+    const std::string_view name = argument.substr(0, space);
+    std::string_view initial_response;
+    if (space != std::string_view::npos) {
+        initial_response = argument.substr(space + 1);
+        while (!initial_response.empty() && initial_response.front() == ' ') {
+            initial_response.remove_prefix(1);
+        }
+    }
+    std::optional<policy::AuthMechanism> mechanism;
+    for (const policy::AuthMechanism offered : auth.mechanisms) {
+        if (equals_ignoring_ascii_case(name, client_session_detail::mechanism_name(offered))) {
+            mechanism = offered;
+        }
+    }
+    if (!mechanism) {
+        protocol_error(std::string(auth_replies::unrecognized_mechanism) + "\r\n");
+        return;
+    }
+    auth_mechanism_ = *mechanism;
+    handle_auth_step(auth_.begin(*mechanism, initial_response, space != std::string_view::npos));
+}
+
+void ClientSession::handle_auth_line(std::string_view line) {
+    handle_auth_step(auth_.respond(line));
+}
+
+void ClientSession::handle_auth_step(AuthStep step) {
+    switch (step.kind) {
+    case AuthStep::Kind::challenge:
+        phase_ = Phase::auth;
+        queue(step.line + "\r\n");
+        return;
+    case AuthStep::Kind::reply:
+        phase_ = Phase::command;
+        if (step.line == auth_replies::invalid_credentials) {
+            auth_checked(PasswordChecker::CheckResult::invalid, {});
+        } else {
+            protocol_error(step.line + "\r\n");
+        }
+        return;
+    case AuthStep::Kind::credentials:
+        break;
+    }
+    phase_ = Phase::command;
+    std::optional<policy::PasswordHash> hash;
+    for (const policy::UserConfig& user : config_->auth.users) {
+        if (user.name == step.username) {
+            hash = user.password_hash;
+        }
+    }
+    pending_ = Pending::auth_check;
+    host_.password_checker().check(
+        std::move(hash), std::move(step.password),
+        [self = shared_from_this(), user = step.username](PasswordChecker::CheckResult result) {
+            if (self->phase_ == Phase::closed) {
+                return;
+            }
+            self->pending_ = Pending::none;
+            self->auth_checked(result, user);
+            self->process_input();
+        });
+}
+
+void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std::string& user) {
+    const std::string_view mechanism = client_session_detail::mechanism_name(auth_mechanism_);
+    switch (result) {
+    case PasswordChecker::CheckResult::valid:
+        authenticated_user_ = user;
+        host_.auth_failures().record_success(client_);
+        queue(replies::auth_successful);
+        host_.log().info(client_notation(client_text_) + ": authenticated: sasl_method=" +
+                         std::string(mechanism) + ", sasl_username=" + user);
+        return;
+    case PasswordChecker::CheckResult::busy:
+        queue(replies::auth_temporary_failure);
+        return;
+    case PasswordChecker::CheckResult::invalid:
+        break;
+    }
+    // The log names the mechanism, never the user name or anything else from the exchange.
+    host_.log().warning(auth_failure_line(client_text_, mechanism));
+    host_.auth_failures().record_failure(client_, std::chrono::steady_clock::now());
+    protocol_error(replies::auth_failed);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // The upstream leg
 
 ClientIdentity ClientSession::identity() const {
-    return ClientIdentity{client_text_, helo_, esmtp_};
+    return ClientIdentity{client_text_, helo_, esmtp_, authenticated_user_};
 }
 
 void ClientSession::upstream_ready() {
@@ -772,6 +1122,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
     case Pending::none:
     case Pending::open:
     case Pending::body:
+    case Pending::auth_check:
         break;
     }
     process_input();

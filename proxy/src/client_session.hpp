@@ -8,8 +8,11 @@
 #include <relayguard/policy/config.hpp>
 #include <relayguard/policy/envelope.hpp>
 #include <relayguard/policy/ip_address.hpp>
+#include <relayguard/proxy/auth_exchange.hpp>
 #include <relayguard/proxy/command_parser.hpp>
 #include <relayguard/proxy/data_scanner.hpp>
+#include <relayguard/proxy/password_checker.hpp>
+#include <relayguard/proxy/tls_session.hpp>
 
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
@@ -23,7 +26,8 @@ namespace relayguard::proxy {
 class ClientSession final : public std::enable_shared_from_this<ClientSession>, private UpstreamLink::Owner {
 public:
     ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::socket socket,
-                  const policy::IpAddress& client, std::shared_ptr<const policy::Config> config);
+                  const policy::IpAddress& client, std::shared_ptr<const policy::Config> config,
+                  policy::ListenTls listen_tls);
     ~ClientSession();
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
@@ -42,9 +46,9 @@ public:
     bool counted = false;
 
 private:
-    enum class Phase : std::uint8_t { greeting, command, data, closed };
-    // What the session is waiting for from the upstream.
-    enum class Pending : std::uint8_t { none, open, mail, rcpt, data, body, final_dot, rset };
+    enum class Phase : std::uint8_t { greeting, handshake, command, auth, data, closed };
+    // What the session is waiting for: the upstream, or (auth_check) the password checker.
+    enum class Pending : std::uint8_t { none, open, mail, rcpt, data, body, final_dot, rset, auth_check };
 
     // Reading and writing.
     void wait_for_pregreet();
@@ -61,6 +65,16 @@ private:
     void close();
     void client_gone(std::string_view why);
 
+    // TLS (STARTTLS and implicit): ciphertext moves between the socket and raw_in_/raw_out_, plaintext
+    // between the TLS session and in_/out_.
+    void begin_tls();
+    void continue_handshake();
+    void handshake_done();
+    void decrypt_input();
+    void write_raw(bool then_handshake);
+    void after_write();
+    bool tls_input_pending() const;
+
     // Commands.
     void handle_command(const Command& command);
     void handle_helo(const Command& command, bool extended);
@@ -69,6 +83,12 @@ private:
     void handle_data(const Command& command);
     void handle_rset();
     void handle_quit();
+    void handle_starttls(const Command& command);
+    void handle_auth(const Command& command);
+    void handle_auth_line(std::string_view line);
+    void handle_auth_step(AuthStep step);
+    void auth_checked(PasswordChecker::CheckResult result, const std::string& user);
+    bool auth_offered() const;
     void protocol_error(std::string_view reply);
     void reset_transaction();
 
@@ -82,6 +102,7 @@ private:
     void upstream_failed(UpstreamFault fault, std::string_view detail) override;
     std::shared_ptr<void> keep_alive() override { return shared_from_this(); }
     ClientIdentity identity() const;
+    policy::ClientFacts facts() const { return policy::ClientFacts{client_, authenticated_user_}; }
 
     void log_reject(std::string_view command, std::string_view reply_line, std::string_view to);
     void log_accepted(const ParsedReply& reply);
@@ -99,6 +120,18 @@ private:
     ByteBuffer body_;
     UpstreamLink upstream_;
     DataScanner scanner_;
+
+    policy::ListenTls listen_tls_;
+    std::shared_ptr<const TlsServerContext> tls_context_;
+    std::unique_ptr<TlsSession> tls_;
+    ByteBuffer raw_in_;
+    ByteBuffer raw_out_;
+    bool starttls_pending_ = false; // the 220 for STARTTLS is being written; the handshake follows
+    bool tls_wants_read_ = false;   // the TLS session needs ciphertext from the socket to go on
+
+    AuthExchange auth_;
+    policy::AuthMechanism auth_mechanism_ = policy::AuthMechanism::plain;
+    std::string authenticated_user_;
 
     Phase phase_ = Phase::greeting;
     Pending pending_ = Pending::none;

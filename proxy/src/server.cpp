@@ -7,6 +7,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <list>
@@ -40,14 +41,21 @@ policy::IpAddress to_ip_address(const asio::ip::address& address) {
 class Server::Impl final : public SessionHost, public std::enable_shared_from_this<Impl> {
 public:
     Impl(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
-         EventLog& log)
-        : io_(io), config_(std::move(config)), hostname_(std::move(hostname)), log_(log),
-          pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks), shutdown_timer_(io) {}
+         std::shared_ptr<const TlsServerContext> tls, EventLog& log)
+        : io_(io), config_(std::move(config)), tls_(std::move(tls)), hostname_(std::move(hostname)),
+          log_(log), pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks),
+          auth_failures_(config_->auth.max_failures, config_->auth.lockout),
+          password_checker_([&io](std::function<void()> job) { asio::post(io, std::move(job)); }),
+          shutdown_timer_(io) {}
 
     std::vector<std::string> open_listeners();
     void start();
     void shutdown(std::function<void()> drained);
-    void use_config(std::shared_ptr<const policy::Config> config) { config_ = std::move(config); }
+    void use_config(std::shared_ptr<const policy::Config> config,
+                    std::shared_ptr<const TlsServerContext> tls) {
+        config_ = std::move(config);
+        tls_ = std::move(tls);
+    }
     std::size_t session_count() const { return sessions_.size(); }
 
     asio::io_context& io() override { return io_; }
@@ -55,6 +63,9 @@ public:
     EventLog& log() override { return log_; }
     std::string_view hostname() const override { return hostname_; }
     bool upstream_offers_smtputf8() const override { return upstream_smtputf8_; }
+    std::shared_ptr<const TlsServerContext> tls_context() const override { return tls_; }
+    AuthFailureTracker& auth_failures() override { return auth_failures_; }
+    PasswordChecker& password_checker() override { return password_checker_; }
     void note_upstream_smtputf8(bool offered) override { upstream_smtputf8_ = offered; }
     void session_ended(ClientSession& session) override;
 
@@ -62,18 +73,22 @@ private:
     struct Listener {
         asio::ip::tcp::acceptor acceptor;
         std::string name; // "127.0.0.1:2525"
+        policy::ListenTls tls;
         std::unique_ptr<asio::steady_timer> pause;
     };
 
     void accept(Listener& listener);
-    void admit(asio::ip::tcp::socket socket);
+    void admit(asio::ip::tcp::socket socket, policy::ListenTls tls);
     void check_drained();
 
     asio::io_context& io_;
     std::shared_ptr<const policy::Config> config_;
+    std::shared_ptr<const TlsServerContext> tls_;
     std::string hostname_;
     EventLog& log_;
     BufferPool pool_;
+    AuthFailureTracker auth_failures_;
+    PasswordChecker password_checker_;
     std::list<Listener> listeners_;
     std::unordered_set<ClientSession*> sessions_;
     std::size_t counted_sessions_ = 0;
@@ -117,7 +132,8 @@ std::vector<std::string> Server::Impl::open_listeners() {
             problems.push_back("cannot listen on " + name + ": " + error.message());
             continue;
         }
-        listeners_.push_back(Listener{std::move(acceptor), name, std::make_unique<asio::steady_timer>(io_)});
+        listeners_.push_back(
+            Listener{std::move(acceptor), name, listen.tls, std::make_unique<asio::steady_timer>(io_)});
     }
     return problems;
 }
@@ -146,12 +162,12 @@ void Server::Impl::accept(Listener& listener) {
                 });
                 return;
             }
-            admit(std::move(socket));
+            admit(std::move(socket), listener.tls);
             accept(listener);
         });
 }
 
-void Server::Impl::admit(asio::ip::tcp::socket socket) {
+void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
     asio::error_code error;
     const asio::ip::tcp::endpoint peer = socket.remote_endpoint(error);
     if (error) {
@@ -159,7 +175,8 @@ void Server::Impl::admit(asio::ip::tcp::socket socket) {
     }
     const policy::IpAddress client = server_detail::to_ip_address(peer.address());
     const std::string client_text = client.to_string();
-    auto session = std::make_shared<ClientSession>(shared_from_this(), std::move(socket), client, config_);
+    auto session =
+        std::make_shared<ClientSession>(shared_from_this(), std::move(socket), client, config_, tls);
     sessions_.insert(session.get());
 
     const policy::LimitsConfig& limits = config_->limits;
@@ -167,6 +184,9 @@ void Server::Impl::admit(asio::ip::tcp::socket socket) {
     std::string refusal_line; // holds a refusal that names the host
     if (!config_->clients.allows(client)) {
         refusal = replies::access_denied;
+    } else if (auth_failures_.locked_out(client, std::chrono::steady_clock::now())) {
+        refusal_line = "421 4.7.0 " + hostname_ + " Too many authentication failures\r\n";
+        refusal = refusal_line;
     } else if (counted_sessions_ >= limits.max_connections ||
                sessions_per_client_[client_text] >= limits.max_connections_per_client) {
         refusal_line = "421 4.7.0 " + hostname_ + " Too many connections\r\n";
@@ -174,8 +194,10 @@ void Server::Impl::admit(asio::ip::tcp::socket socket) {
     }
     if (!refusal.empty()) {
         // The logged reply leaves out the host name, so every refusal of a kind logs the same words.
-        const std::string_view logged =
-            refusal == replies::access_denied ? "554 5.7.1 Access denied" : "421 4.7.0 Too many connections";
+        const std::string_view logged = refusal == replies::access_denied ? "554 5.7.1 Access denied"
+                                        : refusal.find("authentication") != std::string::npos
+                                            ? "421 4.7.0 Too many authentication failures"
+                                            : "421 4.7.0 Too many connections";
         log_.info(connect_reject_line(client_text, logged));
         if (sessions_per_client_[client_text] == 0) {
             sessions_per_client_.erase(client_text);
@@ -252,8 +274,8 @@ void Server::Impl::check_drained() {
 }
 
 Server::Server(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
-               EventLog& log)
-    : impl_(std::make_shared<Impl>(io, std::move(config), std::move(hostname), log)) {
+               std::shared_ptr<const TlsServerContext> tls, EventLog& log)
+    : impl_(std::make_shared<Impl>(io, std::move(config), std::move(hostname), std::move(tls), log)) {
 }
 
 Server::~Server() = default;
@@ -270,8 +292,9 @@ void Server::shutdown(std::function<void()> drained) {
     impl_->shutdown(std::move(drained));
 }
 
-void Server::use_config(std::shared_ptr<const policy::Config> config) {
-    impl_->use_config(std::move(config));
+void Server::use_config(std::shared_ptr<const policy::Config> config,
+                        std::shared_ptr<const TlsServerContext> tls) {
+    impl_->use_config(std::move(config), std::move(tls));
 }
 
 std::size_t Server::session_count() const {

@@ -1,9 +1,13 @@
 #pragma once
 // What a client session needs from the server that owns it: the shared pool, the log, the name to greet
 // with, and what relayguard has learnt about the upstream's capabilities.
+#include <relayguard/proxy/auth_failure_tracker.hpp>
 #include <relayguard/proxy/buffer_pool.hpp>
 #include <relayguard/proxy/event_log.hpp>
+#include <relayguard/proxy/password_checker.hpp>
+#include <relayguard/proxy/tls_context.hpp>
 
+#include <memory>
 #include <string_view>
 
 namespace asio {
@@ -24,6 +28,12 @@ public:
     // SMTPUTF8 to clients only then: it never opens an upstream connection just to find out.
     virtual bool upstream_offers_smtputf8() const = 0;
     virtual void note_upstream_smtputf8(bool offered) = 0;
+    // The certificate and key, parsed once per configuration; null when <tls> is not configured.
+    virtual std::shared_ptr<const TlsServerContext> tls_context() const = 0;
+    // AUTH failures per client address, shared by all sessions (brute force spreads over connections).
+    virtual AuthFailureTracker& auth_failures() = 0;
+    // PBKDF2 checks run here, off the event loop.
+    virtual PasswordChecker& password_checker() = 0;
     // Called from the session's destructor.
     virtual void session_ended(ClientSession& session) = 0;
 

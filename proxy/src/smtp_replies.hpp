@@ -29,13 +29,26 @@ inline constexpr std::string_view need_mail = "503 5.5.1 Error: need MAIL comman
 inline constexpr std::string_view need_rcpt = "503 5.5.1 Error: need RCPT command\r\n";
 inline constexpr std::string_view no_valid_recipients = "554 5.5.1 Error: no valid recipients\r\n";
 inline constexpr std::string_view auth_not_enabled = "503 5.5.1 Error: authentication not enabled\r\n";
-inline constexpr std::string_view too_many_recipients = "452 4.5.3 Error: too many recipients\r\n";
+inline constexpr std::string_view too_many_recipients = "452 4.5.3 Too many recipients\r\n";
 inline constexpr std::string_view message_too_big = "552 5.3.4 Message size exceeds fixed limit\r\n";
 inline constexpr std::string_view bare_lf = "550 5.5.2 Error: bare <LF> received\r\n";
 inline constexpr std::string_view bare_cr = "550 5.5.2 Error: bare <CR> received\r\n";
 inline constexpr std::string_view smtputf8_not_offered = "555 5.5.4 Unsupported option: SMTPUTF8\r\n";
 inline constexpr std::string_view pregreet = "554 5.5.0 Error: SMTP protocol synchronization\r\n";
 inline constexpr std::string_view access_denied = "554 5.7.1 Access denied\r\n";
+
+// STARTTLS (RFC 3207) and AUTH (RFC 4954).
+inline constexpr std::string_view ready_to_start_tls = "220 2.0.0 Ready to start TLS\r\n";
+inline constexpr std::string_view tls_already_active = "554 5.5.1 Error: TLS already active\r\n";
+inline constexpr std::string_view starttls_syntax = "501 5.5.4 Syntax: STARTTLS\r\n";
+inline constexpr std::string_view already_authenticated = "503 5.5.1 Error: already authenticated\r\n";
+inline constexpr std::string_view auth_in_transaction = "503 5.5.1 Error: MAIL transaction in progress\r\n";
+inline constexpr std::string_view encryption_required =
+    "538 5.7.11 Encryption required for requested authentication mechanism\r\n";
+inline constexpr std::string_view auth_successful = "235 2.7.0 Authentication successful\r\n";
+inline constexpr std::string_view auth_failed =
+    "535 5.7.8 Error: authentication failed: authentication failure\r\n";
+inline constexpr std::string_view auth_temporary_failure = "454 4.7.0 Temporary authentication failure\r\n";
 
 // Temporary failures for upstream faults: the client keeps the message and tries again later.
 inline constexpr std::string_view upstream_unavailable =

@@ -40,6 +40,9 @@ std::string xclient_command(const UpstreamCapabilities& offered, const ClientIde
     if (offered.xclient_helo && !client.helo.empty()) {
         line += " HELO=" + xtext(client.helo);
     }
+    if (offered.xclient_login && !client.login.empty()) {
+        line += " LOGIN=" + xtext(client.login);
+    }
     if (offered.xclient_proto) {
         line += client.esmtp ? " PROTO=ESMTP" : " PROTO=SMTP";
     }

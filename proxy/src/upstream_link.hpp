@@ -30,6 +30,7 @@ struct ClientIdentity {
     std::string address; // textual IP address
     std::string helo;
     bool esmtp = false;
+    std::string login; // the AUTH user, empty when not authenticated
 };
 
 class UpstreamLink {

@@ -54,6 +54,8 @@ public:
     // Appends as much of `bytes` as fits; returns whether all of it did.
     bool append(std::string_view bytes);
     void consume(std::size_t count);
+    // Consumes and overwrites the bytes first, for input that carried a secret (an AUTH exchange).
+    void consume_and_wipe(std::size_t count);
     void clear() { read_ = write_ = 0; }
     // Gives the block back to the pool when nothing is buffered.
     void release_if_empty();

@@ -15,12 +15,15 @@ class io_context;
 namespace relayguard::proxy {
 
 class EventLog;
+class TlsServerContext;
 
 class Server {
 public:
     // `hostname`: the name for the greeting and EHLO (the configured identity, or the machine's name).
+    // `tls`: the parsed certificate and key when <tls> is configured (the boot sequence loads it, so a
+    // bad file stops the start with a clear error), else null.
     Server(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
-           EventLog& log);
+           std::shared_ptr<const TlsServerContext> tls, EventLog& log);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -32,8 +35,8 @@ public:
     // Stops accepting; idle sessions are closed with 421 at once, the others may finish their current
     // transaction within the configured shutdown timeout. `drained` runs once no session is left.
     void shutdown(std::function<void()> drained);
-    // New sessions use `config` from now on; sessions in flight keep theirs.
-    void use_config(std::shared_ptr<const policy::Config> config);
+    // New sessions use `config` (and `tls`) from now on; sessions in flight keep theirs.
+    void use_config(std::shared_ptr<const policy::Config> config, std::shared_ptr<const TlsServerContext> tls);
 
     std::size_t session_count() const;
 
