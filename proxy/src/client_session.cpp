@@ -315,7 +315,8 @@ void ClientSession::process_input() {
         return;
     }
     // The input ran dry (or the reply buffer filled): answer what was asked, then read on (RFC 2920).
-    if (!out_.empty() || close_after_flush_ || starttls_pending_) {
+    // With TLS, raw_out_ may also hold an alert that reading produced (a refused renegotiation).
+    if (!out_.empty() || close_after_flush_ || starttls_pending_ || (tls_ && !raw_out_.empty())) {
         flush();
     } else {
         read_more();
@@ -525,7 +526,9 @@ void ClientSession::decrypt_input() {
             continue;
         }
         if (status == TlsStatus::ok || status == TlsStatus::want_read || status == TlsStatus::want_write) {
-            tls_wants_read_ = status != TlsStatus::ok || raw_in_.empty();
+            // want_write: the alert in raw_out_ goes out first (process_input flushes it), then reading
+            // resumes without waiting for the socket.
+            tls_wants_read_ = status == TlsStatus::want_read || (status == TlsStatus::ok && raw_in_.empty());
             return;
         }
         client_gone(status == TlsStatus::closed ? "TLS closed by the client" : "TLS: " + tls_->last_error());

@@ -203,8 +203,9 @@ std::size_t output_room(TlsIo& io) {
     return io.output->writable_size();
 }
 
-// What mbedTLS adds to a record's payload (header, explicit nonce, tag, TLS 1.3's content type), as an
-// upper bound. Fails the session when even an empty record would not fit the output.
+// What mbedTLS adds to a record's payload (header, explicit nonce, tag, TLS 1.3's content type and
+// padding), as an upper bound. Fails the session when the output cannot hold a record of
+// small_record_floor octets: write() could never make progress.
 bool record_expansion(SessionState& state, const TlsIo& io, std::size_t& expansion) {
     const int ret = mbedtls_ssl_get_record_expansion(&state.ssl);
     if (ret < 0) {
@@ -238,9 +239,6 @@ void set_up(SessionState& state, const mbedtls_ssl_config& config) {
 
 } // namespace tls_session_detail
 
-using tls_session_detail::IoBinding;
-using tls_session_detail::SessionState;
-
 const char* to_string(TlsStatus status) {
     switch (status) {
     case TlsStatus::ok:
@@ -258,14 +256,14 @@ const char* to_string(TlsStatus status) {
 }
 
 TlsSession::TlsSession(std::shared_ptr<const TlsServerContext> context)
-    : state_(std::make_unique<SessionState>()) {
+    : state_(std::make_unique<tls_session_detail::SessionState>()) {
     const mbedtls_ssl_config& config = context->ssl_config();
     state_->context = std::move(context);
     tls_session_detail::set_up(*state_, config);
 }
 
 TlsSession::TlsSession(std::shared_ptr<const TlsClientContext> context, std::string_view server_name)
-    : state_(std::make_unique<SessionState>()) {
+    : state_(std::make_unique<tls_session_detail::SessionState>()) {
     const mbedtls_ssl_config& config = context->ssl_config();
     state_->context = std::move(context);
     tls_session_detail::set_up(*state_, config);
@@ -291,12 +289,12 @@ TlsSession::TlsSession(std::shared_ptr<const TlsClientContext> context, std::str
 TlsSession::~TlsSession() = default;
 
 TlsStatus TlsSession::handshake(TlsIo& io) {
-    SessionState& state = *state_;
+    tls_session_detail::SessionState& state = *state_;
     const TlsStatus ended = tls_session_detail::final_status(state);
     if (ended != TlsStatus::ok || state.handshake_done) {
         return ended;
     }
-    const IoBinding binding(state, io);
+    const tls_session_detail::IoBinding binding(state, io);
     for (;;) {
         const int ret = mbedtls_ssl_handshake(&state.ssl);
         if (ret == 0) {
@@ -315,7 +313,7 @@ TlsStatus TlsSession::handshake(TlsIo& io) {
 
 TlsStatus TlsSession::read(TlsIo& io, char* plain, std::size_t capacity, std::size_t& produced) {
     produced = 0;
-    SessionState& state = *state_;
+    tls_session_detail::SessionState& state = *state_;
     if (!state.handshake_done) {
         const TlsStatus status = handshake(io);
         if (status != TlsStatus::ok) {
@@ -326,7 +324,7 @@ TlsStatus TlsSession::read(TlsIo& io, char* plain, std::size_t capacity, std::si
     if (ended != TlsStatus::ok || capacity == 0) {
         return ended;
     }
-    const IoBinding binding(state, io);
+    const tls_session_detail::IoBinding binding(state, io);
     if (state.output_pending && !state.close_notify_queued) {
         // Reading does not wait for the output to drain: if it is still full, the octets stay queued
         // and the next call flushes them first.
@@ -356,7 +354,7 @@ TlsStatus TlsSession::read(TlsIo& io, char* plain, std::size_t capacity, std::si
 
 TlsStatus TlsSession::write(TlsIo& io, const char* plain, std::size_t size, std::size_t& consumed) {
     consumed = 0;
-    SessionState& state = *state_;
+    tls_session_detail::SessionState& state = *state_;
     if (!state.handshake_done) {
         const TlsStatus status = handshake(io);
         if (status != TlsStatus::ok) {
@@ -370,7 +368,7 @@ TlsStatus TlsSession::write(TlsIo& io, const char* plain, std::size_t size, std:
     if (state.close_notify_queued) {
         return TlsStatus::closed;
     }
-    const IoBinding binding(state, io);
+    const tls_session_detail::IoBinding binding(state, io);
     if (state.output_pending) {
         const TlsStatus flushed = tls_session_detail::flush_output(state);
         if (flushed != TlsStatus::ok) {
@@ -413,14 +411,14 @@ TlsStatus TlsSession::write(TlsIo& io, const char* plain, std::size_t size, std:
 }
 
 TlsStatus TlsSession::close_notify(TlsIo& io) {
-    SessionState& state = *state_;
+    tls_session_detail::SessionState& state = *state_;
     if (state.failed) {
         return TlsStatus::failed;
     }
     if (!state.ready || !state.handshake_done || state.close_notify_done) {
         return TlsStatus::ok;
     }
-    const IoBinding binding(state, io);
+    const tls_session_detail::IoBinding binding(state, io);
     if (!state.close_notify_queued) {
         if (state.output_pending) {
             const TlsStatus flushed = tls_session_detail::flush_output(state);
@@ -453,7 +451,7 @@ bool TlsSession::handshake_complete() const {
 }
 
 bool TlsSession::has_pending_input() const {
-    const SessionState& state = *state_;
+    const tls_session_detail::SessionState& state = *state_;
     if (!state.ready || state.failed || state.peer_closed) {
         return false;
     }
@@ -461,7 +459,7 @@ bool TlsSession::has_pending_input() const {
 }
 
 std::string TlsSession::describe() const {
-    const SessionState& state = *state_;
+    const tls_session_detail::SessionState& state = *state_;
     if (!state.handshake_done) {
         return "";
     }

@@ -1,5 +1,5 @@
-#include <relayguard/proxy/build_info.hpp>
 #include <relayguard/proxy/buffer_pool.hpp>
+#include <relayguard/proxy/build_info.hpp>
 #include <relayguard/proxy/tls_context.hpp>
 #include <relayguard/proxy/tls_session.hpp>
 
@@ -135,7 +135,7 @@ constexpr std::size_t small_block = 1024;
 constexpr int max_rounds = 10000;
 
 std::shared_ptr<const TlsServerContext> server_context(const char* certificate = server_certificate_pem,
-                                                        const char* key = server_key_pem) {
+                                                       const char* key = server_key_pem) {
     std::string error;
     auto context = TlsServerContext::load_from_memory(certificate, key, error);
     INFO(error);
@@ -326,9 +326,7 @@ private:
     std::vector<std::string> files_;
 };
 
-} // namespace tls_session_test
-
-using namespace tls_session_test;
+// The test cases live in the namespace too, so that unity builds see none of the helpers' names.
 
 TEST_CASE("TLS handshake in memory negotiates the expected protocol and suite", "[tls]") {
     CHECK(tls13_supported() == built_with_mbedtls3());
@@ -503,6 +501,34 @@ TEST_CASE("TLS close_notify reaches the peer after the data before it", "[tls]")
     CHECK(read_step(client, received, 4096) == TlsStatus::closed);
 }
 
+TEST_CASE("TLS close_notify waits for room in a full output and is sent once", "[tls]") {
+    BufferPool pool(small_block, 4);
+    Peer server(pool, server_context());
+    Peer client(pool, client_context(), "mail.example.test");
+    require_handshake(client, server);
+
+    const std::string data = pattern(small_block);
+    std::size_t consumed = 0;
+    REQUIRE(write_step(client, data, consumed) == TlsStatus::ok);
+    TlsIo io{client.input, 0, &client.output};
+    const std::size_t queued = client.output.size();
+    CHECK(client.session.close_notify(io) == TlsStatus::want_write);
+    CHECK(client.output.size() == queued);
+    std::string received;
+    deliver(client, server);
+    CHECK(read_all(server, received, 4096) == TlsStatus::want_read);
+
+    // TLS 1.2 alerts are 5 + 2 + 8 + 16 octets; TLS 1.3 ones 5 + (2 + 1 padded to 16) + 16.
+    const std::size_t alert_record = tls13_supported() ? 37 : 31;
+    CHECK(client.session.close_notify(io) == TlsStatus::ok);
+    CHECK(client.output.size() == alert_record);
+    CHECK(client.session.close_notify(io) == TlsStatus::ok);
+    CHECK(client.output.size() == alert_record);
+    deliver(client, server);
+    CHECK(read_all(server, received, 4096) == TlsStatus::closed);
+    CHECK(received == data.substr(0, consumed));
+}
+
 TEST_CASE("TLS client trusting the right CA accepts the server name on the certificate", "[tls]") {
     BufferPool pool(large_block, 4);
     const auto context = client_context(test_ca_pem);
@@ -603,7 +629,8 @@ TEST_CASE("TLS session fails when its output cannot hold a record", "[tls]") {
 TEST_CASE("TLS server context refuses a key that does not belong to the certificate", "[tls]") {
     std::string error;
     CHECK_FALSE(TlsServerContext::load_from_memory(server_certificate_pem, other_key_pem, error));
-    CHECK(error.rfind("key (in memory) does not belong to the certificate in certificate (in memory) (", 0) == 0);
+    CHECK(error.rfind("key (in memory) does not belong to the certificate in certificate (in memory) (", 0) ==
+          0);
 
     TemporaryFiles files;
     const std::string certificate = files.write("server.pem", server_certificate_pem);
@@ -621,7 +648,8 @@ TEST_CASE("TLS server context refuses a key that does not belong to the certific
 
 TEST_CASE("TLS server context loads matching certificate and key files", "[tls]") {
     TemporaryFiles files;
-    const std::string certificate = files.write("server.pem", std::string(server_certificate_pem) + test_ca_pem);
+    const std::string certificate =
+        files.write("server.pem", std::string(server_certificate_pem) + test_ca_pem);
     const std::string key = files.write("server.key", server_key_pem);
     std::string error;
     const auto context = TlsServerContext::load(certificate, key, error);
@@ -641,7 +669,8 @@ TEST_CASE("TLS contexts name the file that is missing or not a certificate", "[t
     SECTION("garbage text") {
         const std::string garbage = files.write("garbage.pem", "this is not a certificate\n");
         CHECK_FALSE(TlsServerContext::load(garbage, key, error));
-        CHECK(error.rfind("certificate file \"" + garbage + "\": no certificate could be parsed: X509 - ", 0) == 0);
+        CHECK(error.rfind("certificate file \"" + garbage + "\": no certificate could be parsed: X509 - ",
+                          0) == 0);
     }
     SECTION("a PEM block with a broken body") {
         const std::string garbage =
@@ -662,10 +691,12 @@ TEST_CASE("TLS contexts name the file that is missing or not a certificate", "[t
     SECTION("a certificate given as the key") {
         const std::string certificate = files.write("server.pem", server_certificate_pem);
         CHECK_FALSE(TlsServerContext::load(certificate, certificate, error));
-        CHECK(error.rfind("key file \"" + certificate + "\": not a usable unencrypted private key: PK - ", 0) == 0);
+        CHECK(error.rfind("key file \"" + certificate + "\": not a usable unencrypted private key: PK - ",
+                          0) == 0);
     }
     SECTION("a garbage CA file") {
-        const std::string garbage = files.write("ca.pem", "-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n");
+        const std::string garbage =
+            files.write("ca.pem", "-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n");
         CHECK_FALSE(TlsClientContext::load(garbage, error));
         CHECK(error.rfind("CA file \"" + garbage + "\": no certificate could be parsed: ", 0) == 0);
     }
@@ -691,3 +722,5 @@ TEST_CASE("TLS statuses have names for the log", "[tls]") {
     CHECK(std::string(to_string(TlsStatus::closed)) == "closed");
     CHECK(std::string(to_string(TlsStatus::failed)) == "failed");
 }
+
+} // namespace tls_session_test
