@@ -528,7 +528,9 @@ void ClientSession::decrypt_input() {
         if (status == TlsStatus::ok || status == TlsStatus::want_read || status == TlsStatus::want_write) {
             // want_write: the alert in raw_out_ goes out first (process_input flushes it), then reading
             // resumes without waiting for the socket.
-            tls_wants_read_ = status == TlsStatus::want_read || (status == TlsStatus::ok && raw_in_.empty());
+            // An ok without progress also waits for the socket, so this can never spin.
+            tls_wants_read_ = status == TlsStatus::want_read ||
+                              (status == TlsStatus::ok && (raw_in_.empty() || io.input_used == 0));
             return;
         }
         client_gone(status == TlsStatus::closed ? "TLS closed by the client" : "TLS: " + tls_->last_error());

@@ -20,6 +20,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,48 @@ def wait_until(predicate, timeout, what, interval=0.02):
         if time.monotonic() >= deadline:
             raise TimeoutError(f"timed out after {scaled(timeout):.1f}s waiting for {what}")
         time.sleep(interval)
+
+
+def client_tls_context():
+    """A TLS client context for tests: no certificate or host name verification (the test certificates
+    are self-signed throwaways), TLS 1.2 at least."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def self_signed_certificate(directory, hostname=None, curve="P-256"):
+    """A throwaway self-signed EC certificate and key for `hostname` in `directory` (made with openssl);
+    returns (certificate path, key path)."""
+    hostname = hostname or RELAYGUARD_HOSTNAME
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    certificate, key = directory / "cert.pem", directory / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", f"ec_paramgen_curve:{curve}", "-nodes",
+               "-keyout", str(key), "-out", str(certificate), "-days", "2", "-subj", f"/CN={hostname}",
+               "-addext", f"subjectAltName=DNS:{hostname}"]
+    completed = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=scaled(30))
+    if completed.returncode != 0:
+        raise RuntimeError(f"openssl could not make a certificate: {completed.stdout.decode(errors='replace')}")
+    return certificate, key
+
+
+def password_hash(password, iterations=1000):
+    """A password hash as `relayguard passwd --iterations N` prints it (the password on standard input).
+    Tests use few iterations for speed."""
+    command = relayguard_emulator() + [str(relayguard_binary()), "passwd", "--iterations", str(iterations)]
+    completed = subprocess.run(command, input=password.encode() + b"\n", stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=scaled(120))
+    if completed.returncode != 0:
+        raise RuntimeError(f"relayguard passwd failed ({completed.returncode}): {completed.stderr!r}")
+    lines = completed.stdout.decode().split()
+    hashes = [line for line in lines if line.startswith("$pbkdf2-sha256$")]
+    if len(hashes) != 1:
+        raise RuntimeError(f"relayguard passwd printed no single hash: {completed.stdout!r}")
+    return hashes[0]
 
 
 def bare_newlines(data):
@@ -195,11 +238,12 @@ _REPLY_LINE = re.compile(rb"^(\d{3})([ -]?)(.*)$", re.S)
 class SmtpClient:
     """A minimal SMTP client on a raw socket; every read has a timeout."""
 
-    def __init__(self, host, port, source=None, timeout=5.0, transcript=None, name="client"):
+    def __init__(self, host, port, source=None, timeout=5.0, transcript=None, name="client", tls=False):
         self.name = name
         self.timeout = scaled(timeout)
         self.transcript = transcript
         self._buffer = b""
+        self.tls = False
         source_address = (source, 0) if source else None
         try:
             self.sock = socket.create_connection((host, port), timeout=self.timeout, source_address=source_address)
@@ -209,6 +253,28 @@ class SmtpClient:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.local_address = self.sock.getsockname()[0]
         self._note("connected from %s to %s:%d" % (self.local_address, host, port))
+        if tls:
+            self.wrap_tls()
+
+    def wrap_tls(self, context=None, server_hostname=RELAYGUARD_HOSTNAME):
+        """Runs a TLS handshake on the connection (implicit TLS, or after "220 Ready to start TLS"); octets
+        already buffered in plain text are an error (the server answered something it should not have)."""
+        if self._buffer:
+            raise AssertionError(f"{self.name}: plain-text octets left before the TLS handshake: {self._buffer!r}")
+        self._note("TLS handshake")
+        self.sock.settimeout(self.timeout)
+        self.sock = (context or client_tls_context()).wrap_socket(self.sock, server_hostname=server_hostname)
+        self.tls = True
+        self._note(f"TLS established: {self.sock.version()} {self.sock.cipher()[0]}")
+        return self.sock.version(), self.sock.cipher()
+
+    def starttls(self, context=None):
+        """STARTTLS, which must be answered 220, then the handshake; returns the 220 reply."""
+        reply = self.command("STARTTLS")
+        if reply.code != 220:
+            raise AssertionError(f"{self.name}: STARTTLS answered {reply}")
+        self.wrap_tls(context)
+        return reply
 
     def _note(self, text):
         if self.transcript:
@@ -255,7 +321,7 @@ class SmtpClient:
                 data = self._receive(deadline)
             except socket.timeout:
                 raise ReplyTimeout(f"{self.name}: no complete reply; buffered {self._buffer!r}") from None
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLEOFError):
                 data = b""
             if not data:
                 raise ConnectionClosed(f"{self.name}: connection closed; buffered {self._buffer!r}")
@@ -809,12 +875,16 @@ class Relayguard:
     attributes ({"local-senders": "anyone"}); clients: (default, [("deny", "127.0.0.4/32"), ...]) or
     None; limits / upstream_options: attribute dicts ({"max-recipients": 2}); bare_newline: "reject" /
     "normalize" / None for the default. probe_source: the address the readiness probe comes from.
+    tls: the <tls> attributes ({"certificate": PATH, "key": PATH}) or None; listen_tls: each listener's
+    tls attribute, in the order of `listen` ("starttls", "implicit", "none", or None for no attribute);
+    auth: the <auth> attributes ({"max-failures": 5}) or None for no <auth>; users: the <user> elements'
+    attributes ([{"name": "alice", "password-hash": ..., "senders": ...}]), inside <auth>.
     """
 
     def __init__(self, workdir, upstream, *, listen=("127.0.0.1",), hostname=RELAYGUARD_HOSTNAME,
                  relay_allow=("127.0.0.1/32",), domains=(LOCAL_DOMAIN,), relay_options=None, clients=None,
                  limits=None, upstream_options=None, bare_newline=None, log_level="info", probe_source=None,
-                 transcript=None):
+                 transcript=None, tls=None, listen_tls=None, auth=None, users=()):
         self.workdir = Path(workdir)
         self.upstream = upstream
         self.listen_addresses = list(listen)
@@ -829,6 +899,12 @@ class Relayguard:
         self.log_level = log_level
         self.probe_source = probe_source
         self.transcript = transcript
+        self.tls = dict(tls) if tls is not None else None
+        self.listen_tls = list(listen_tls) if listen_tls is not None else [None] * len(self.listen_addresses)
+        if len(self.listen_tls) != len(self.listen_addresses):
+            raise ValueError("listen_tls needs one entry per listen address")
+        self.auth = dict(auth) if auth is not None else ({} if users else None)
+        self.users = [dict(user) for user in users]
         self.listeners = []
         self.process = None
         self.exit_code = None
@@ -842,12 +918,15 @@ class Relayguard:
 
     def config_xml(self):
         root = ElementTree.Element("relayguard")
-        for host, port in self.listeners:
-            ElementTree.SubElement(root, "listen", address=host, port=str(port))
+        for (host, port), tls_mode in zip(self.listeners, self.listen_tls):
+            attributes = {"tls": tls_mode} if tls_mode else {}
+            ElementTree.SubElement(root, "listen", address=host, port=str(port), **attributes)
         upstream_host, upstream_port = self.upstream
         ElementTree.SubElement(root, "upstream", host=upstream_host, port=str(upstream_port),
                                **{key: str(value) for key, value in self.upstream_options.items()})
         ElementTree.SubElement(root, "identity", hostname=self.hostname)
+        if self.tls is not None:
+            ElementTree.SubElement(root, "tls", **{key: str(value) for key, value in self.tls.items()})
         if self.clients is not None:
             default, rules = self.clients
             clients = ElementTree.SubElement(root, "clients", default=default)
@@ -858,6 +937,10 @@ class Relayguard:
             ElementTree.SubElement(relay, "allow", network=network)
         for domain in self.domains:
             ElementTree.SubElement(relay, "domain", name=domain)
+        if self.auth is not None:
+            auth = ElementTree.SubElement(root, "auth", **{key: str(value) for key, value in self.auth.items()})
+            for user in self.users:
+                ElementTree.SubElement(auth, "user", **{key: str(value) for key, value in user.items()})
         if self.limits:
             ElementTree.SubElement(root, "limits", **{key: str(value) for key, value in self.limits.items()})
         if self.bare_newline:
@@ -911,10 +994,17 @@ class Relayguard:
         self.terminated = False
         if self.transcript:
             self.transcript.note("relayguard", f"started pid {self.process.pid}: {shlex.join(command)}")
-        for host, port in self.listeners:
-            self._wait_for_listener(host, port)
+        for (host, port), tls_mode in zip(self.listeners, self.listen_tls):
+            self._wait_for_listener(host, port, implicit_tls=tls_mode == "implicit")
 
-    def _wait_for_listener(self, host, port):
+    def listener(self, tls_mode):
+        """The (host, port) of the first listener whose tls attribute is `tls_mode`."""
+        for address, mode in zip(self.listeners, self.listen_tls):
+            if mode == tls_mode:
+                return address
+        raise KeyError(f"no listener with tls={tls_mode!r}")
+
+    def _wait_for_listener(self, host, port, implicit_tls=False):
         deadline = time.monotonic() + scaled(10)
         source = self.probe_source or ("::1" if ":" in host else "127.0.0.1")
         while True:
@@ -939,6 +1029,15 @@ class Relayguard:
                 time.sleep(0.03)
                 continue
             self._note(f"probe connected to [{host}]:{port} from {probe.getsockname()[:2]}")
+            if implicit_tls:
+                try:
+                    probe.settimeout(scaled(5))
+                    probe = client_tls_context().wrap_socket(probe, server_hostname=self.hostname)
+                    self._note(f"probe: TLS established ({probe.version()})")
+                except OSError as error:
+                    self._note(f"probe: TLS handshake failed: {error!r}")
+                    probe.close()
+                    return
             self._finish_probe(probe)
             return
 
@@ -1103,11 +1202,12 @@ class IntegrationTestCase(unittest.TestCase):
         report = SANITIZER_REPORT.search(relayguard.stderr())
         self.assertIsNone(report, "relayguard printed a sanitizer report")
 
-    def connect(self, relayguard, source=UNTRUSTED_CLIENT, timeout=5, name=None):
-        """A raw client connected to relayguard's first listener (or to a (host, port) pair)."""
+    def connect(self, relayguard, source=UNTRUSTED_CLIENT, timeout=5, name=None, tls=False):
+        """A raw client connected to relayguard's first listener (or to a (host, port) pair); with
+        tls=True it starts with a TLS handshake (implicit TLS)."""
         host, port = relayguard.address if hasattr(relayguard, "address") else relayguard
         client = SmtpClient(host, port, source=source, timeout=timeout, transcript=self.transcript,
-                            name=name or f"client@{source}")
+                            name=name or f"client@{source}", tls=tls)
         self.addCleanup(client.close)
         self.clients.append(client)
         return client
