@@ -609,11 +609,23 @@ void ClientSession::close() {
     ++timer_serial_;
     timer_.cancel();
     asio::error_code ignored;
+    if (tls_ && tls_->handshake_complete() && !writing_) {
+        // TLS ends with close_notify (RFC 5246 §7.2.1, RFC 8446 §6.1), so the client can tell the end
+        // from a truncation. Best effort: the socket is non-blocking and is closed right after.
+        raw_out_.clear();
+        TlsIo io{{}, 0, &raw_out_};
+        tls_->close_notify(io);
+        if (!raw_out_.empty()) {
+            socket_.write_some(asio::buffer(raw_out_.data(), raw_out_.size()), ignored);
+        }
+    }
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     in_.release();
     out_.release();
     body_.release();
+    raw_in_.release();
+    raw_out_.release();
     host_.log().info("disconnect from " + client_notation(client_text_) +
                      " commands=" + std::to_string(commands_) + " errors=" + std::to_string(errors_));
 }

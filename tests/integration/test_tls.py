@@ -1,0 +1,332 @@
+"""TLS on the client leg: STARTTLS (RFC 3207) and implicit TLS (RFC 8314) with real clients (openssl
+s_client, Python's ssl module, swaks, nmap), the STARTTLS command-injection defence (CVE-2011-0411: what
+the client pipelined after STARTTLS is discarded, and the session starts over after the handshake), and
+the relay rule unchanged over TLS. Every certificate is a throwaway self-signed one made per test."""
+
+import base64
+import re
+import socket
+import ssl
+import subprocess
+import time
+import unittest
+
+if __package__:
+    from . import harness as h
+else:
+    import harness as h
+
+PASSWORD = "correct horse battery staple"
+ROUTING_TRICKS = ["victim%elsewhere.test@example.com",      # percent hack
+                  '"victim@elsewhere.test"@example.com',    # quoted local part with @
+                  "@example.com:victim@elsewhere.test",     # source route
+                  "elsewhere.test!victim@example.com",      # bang path
+                  "victim@[192.0.2.1]"]                     # address literal
+# relayguard drops a source route (RFC 5321 §3.6.1 and appendix C: servers ignore it), so replies, log
+# lines and the upstream name the address without it.
+AS_FORWARDED = {"@example.com:victim@elsewhere.test": "victim@elsewhere.test"}
+
+
+def plain_response(user, password, authzid=""):
+    return base64.b64encode(f"{authzid}\0{user}\0{password}".encode()).decode()
+
+
+class TlsTestCase(h.IntegrationTestCase):
+    """Starts relayguard with <tls>, a STARTTLS listener and an implicit-TLS listener (both on 127.0.0.1),
+    and a user alice with a cheap password hash."""
+
+    password_hash = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.password_hash = h.password_hash(PASSWORD, iterations=1000)
+
+    def start_secure(self, sink, listen_tls=("starttls", "implicit"), auth=None, users=None, **options):
+        certificate, key = h.self_signed_certificate(self.workdir / "tls")
+        if users is None:
+            users = [{"name": "alice", "password-hash": self.password_hash}]
+        return self.start_relayguard(sink, listen=("127.0.0.1",) * len(listen_tls), listen_tls=listen_tls,
+                                     tls={"certificate": certificate, "key": key}, auth=auth or {}, users=users,
+                                     **options)
+
+    def tls_greeted(self, relayguard, source=h.UNTRUSTED_CLIENT, **options):
+        """A client past the greeting, EHLO, STARTTLS and the EHLO after it; returns (client, EHLO reply)."""
+        client = self.greeted(relayguard.listener("starttls"), source=source, **options)
+        client.starttls()
+        reply = client.ehlo()
+        self.assertReply(reply, 250, message="EHLO over TLS")
+        return client, reply
+
+    def login(self, client, user="alice", password=PASSWORD):
+        self.assertReply(client.command(f"AUTH PLAIN {plain_response(user, password)}"), 235, "2.7.0",
+                         message="AUTH PLAIN")
+
+
+def keywords(ehlo):
+    return [line.split(" ")[0].upper() for line in ehlo.lines[1:]]
+
+
+class StartTlsTests(TlsTestCase):
+    def test_openssl_s_client_starttls_handshake(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        host, port = relayguard.listener("starttls")
+        command = ["openssl", "s_client", "-starttls", "smtp", "-connect", f"{host}:{port}",
+                   "-servername", h.RELAYGUARD_HOSTNAME, "-crlf", "-ign_eof"]
+        self.transcript.note("program", " ".join(command))
+        try:
+            completed = subprocess.run(command, input=b"EHLO x\nQUIT\n", stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, timeout=h.scaled(30))
+        except subprocess.TimeoutExpired as expired:
+            self.fail(f"openssl s_client did not finish:\n{(expired.stdout or b'').decode(errors='replace')}")
+        output = completed.stdout.decode(errors="replace")
+        self.transcript.note("program", f"exit status {completed.returncode}\n{output}")
+        # (Its exit status is not looked at: s_client exits 1 when the server closes without a TLS
+        # close_notify, which test_quit_over_tls_ends_with_close_notify checks on its own.)
+        negotiated = re.search(r"New, (TLSv1\.[23]), Cipher is (\S+)", output)
+        self.assertIsNotNone(negotiated, output)
+        self.assertRegex(output, r"Protocol\s*: TLSv1\.[23]")
+        if negotiated.group(1) == "TLSv1.2":
+            self.assertRegex(negotiated.group(2), r"^ECDHE-", output)  # forward secrecy only
+        self.assertNotRegex(output, r"Cipher is \(NONE\)")
+        # The EHLO sent over TLS is answered 250 (without STARTTLS), then QUIT 221.
+        self.assertRegex(output, r"(?m)^250-mx\.example\.com")
+        self.assertRegex(output, r"(?m)^250 ")
+        self.assertRegex(output, r"(?m)^221 ")
+        after_handshake = output.split("---\n")[-1]
+        self.assertNotIn("STARTTLS", after_handshake, output)
+        relayguard.wait_for_log(r"TLS established with unknown\[127\.0\.0\.1\]: TLSv1\.[23] ")
+        print(f"\nopenssl s_client negotiated {negotiated.group(1)} {negotiated.group(2)}")
+
+    def test_quit_over_tls_ends_with_close_notify(self):
+        # RFC 5246 §7.2.1 / RFC 8446 §6.1: the side that closes sends close_notify first. Without it,
+        # OpenSSL 3 clients report "unexpected eof while reading" (and s_client exits 1) after a clean QUIT.
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        raw = socket.create_connection(relayguard.listener("implicit"), timeout=h.scaled(5),
+                                       source_address=(h.UNTRUSTED_CLIENT, 0))
+        self.addCleanup(raw.close)
+        context = h.client_tls_context()
+        # Some Python builds (Debian's) set OP_IGNORE_UNEXPECTED_EOF by default, hiding a missing close_notify.
+        context.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+        tls = context.wrap_socket(raw, server_hostname=h.RELAYGUARD_HOSTNAME, suppress_ragged_eofs=False)
+        self.addCleanup(tls.close)
+        received = b""
+        while b"\n" not in received:
+            received += tls.recv(4096)
+        self.assertTrue(received.startswith(b"220 "), received)
+        tls.sendall(b"QUIT\r\n")
+        try:
+            while True:
+                data = tls.recv(4096)
+                if not data:
+                    break  # a close_notify arrived: a clean TLS end
+                received += data
+        except ssl.SSLEOFError as error:
+            self.fail(f"the connection ended without a TLS close_notify after {received!r}: {error}")
+        self.assertIn(b"221 2.0.0", received)
+
+    def test_python_client_starttls_negotiates_ecdhe(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        client = self.greeted(relayguard.listener("starttls"))
+        reply = client.starttls()
+        self.assertReply(reply, 220, "2.0.0 Ready to start TLS")
+        version, cipher = client.sock.version(), client.sock.cipher()[0]
+        self.assertIn(version, ("TLSv1.2", "TLSv1.3"))
+        if version == "TLSv1.2":
+            self.assertRegex(cipher, r"^ECDHE-", cipher)
+        self.assertReply(client.ehlo(), 250)
+        self.assertReply(client.command("QUIT"), 221)
+
+    def test_starttls_offered_before_tls_and_not_after(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        client = self.connect(relayguard.listener("starttls"))
+        self.assertReply(client.read_reply(), 220)
+        before = client.ehlo()
+        self.assertIn("STARTTLS", keywords(before), str(before))
+        self.assertNotIn("AUTH", keywords(before), "AUTH offered before TLS:\n" + str(before))
+        client.starttls()
+        after = client.ehlo()
+        self.assertReply(after, 250)
+        self.assertNotIn("STARTTLS", keywords(after), str(after))
+        self.assertIn("AUTH", keywords(after), str(after))
+        self.assertReply(client.command("STARTTLS"), 554, "5.5.1", message="a second STARTTLS")
+        # The session goes on over TLS after the refusal.
+        self.assertReply(client.command("NOOP"), 250)
+        self.assertTrue(client.tls)
+
+    def test_starttls_injection_discarded(self):
+        # CVE-2011-0411: a man in the middle appends a command to the client's STARTTLS in plain text.
+        # Whatever followed STARTTLS in the same write must not be executed inside the TLS session.
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        client = self.greeted(relayguard.listener("starttls"))
+        client.send(b"STARTTLS\r\nRSET\r\n")
+        self.assertReply(client.read_reply(), 220, "2.0.0")
+        client.wrap_tls()  # also fails if an answer to RSET arrived in plain text after the 220
+        # Over TLS, the first reply must be the one to MAIL: no answer to the injected RSET, and the EHLO
+        # given before STARTTLS is forgotten (RFC 3207 §4.2).
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 503, "5.5.1",
+                         message="MAIL before a new EHLO")
+        ehlo = client.ehlo()
+        self.assertReply(ehlo, 250)
+        self.assertTrue(ehlo.lines[0].startswith(h.RELAYGUARD_HOSTNAME), str(ehlo))
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        self.assertReply(client.command(f"RCPT TO:<{h.LOCAL_RECIPIENT}>"), 250)
+        self.assertReply(client.command("QUIT"), 221)
+        self.assertTrue(client.is_closed())
+        self.settle(relayguard, sink)
+        self.assertNotIn("RSET", sink.verbs())
+
+    def test_starttls_injection_of_envelope_discarded(self):
+        # The same with a whole injected envelope: nothing of it may reach the upstream.
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        client = self.greeted(relayguard.listener("starttls"))
+        client.send(b"STARTTLS\r\nMAIL FROM:<evil@outside.test>\r\nRCPT TO:<user@example.com>\r\n")
+        self.assertReply(client.read_reply(), 220, "2.0.0")
+        client.wrap_tls()
+        self.assertReply(client.command("RCPT TO:<user@example.com>"), 503, message="RCPT without MAIL")
+        self.assertReply(client.ehlo(), 250)
+        self.assertReply(client.command("RCPT TO:<user@example.com>"), 503, message="RCPT without MAIL after EHLO")
+        self.assertReply(client.command("QUIT"), 221)
+        self.settle(relayguard, sink)
+        self.assertFalse(any("evil@outside.test" in text for _, text in sink.commands), sink.commands)
+
+    def test_auth_state_forgotten_after_starttls(self):
+        # require-tls="false": a login made in plain text does not survive STARTTLS.
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink, auth={"require-tls": "false"})
+        client = self.greeted(relayguard.listener("starttls"))
+        self.login(client)
+        client.starttls()
+        self.assertReply(client.ehlo(), 250)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        self.assertReply(client.command(f"RCPT TO:<{h.REMOTE_RECIPIENT}>"), 554,
+                         f"5.7.1 <{h.REMOTE_RECIPIENT}>: Relay access denied")
+
+    def test_listener_with_tls_none_offers_no_starttls(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink, listen_tls=("none", "starttls"))
+        client = self.connect(relayguard.listener("none"))
+        self.assertReply(client.read_reply(), 220)
+        ehlo = client.ehlo()
+        self.assertNotIn("STARTTLS", keywords(ehlo), str(ehlo))
+        reply = client.command("STARTTLS")
+        self.assertTrue(500 <= reply.code < 600, f"STARTTLS on a tls=none listener: {reply}")
+        self.assertReply(client.command("NOOP"), 250)
+
+    def test_swaks_starttls_delivers_locally(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        status, output = self.swaks(relayguard.listener("starttls"), "--tls", to=h.LOCAL_RECIPIENT)
+        self.assertEqual(status, 0, output)
+        self.assertIn("<-  220 2.0.0 Ready to start TLS", output)
+        self.assertRegex(output, r"=== TLS started with cipher TLSv1\.[23]:")
+        [transaction] = sink.wait_for_transactions(1)
+        self.assertEqual(transaction.rcpt_tos, [h.LOCAL_RECIPIENT])
+
+
+class ImplicitTlsTests(TlsTestCase):
+    def test_greeting_after_handshake(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        client = self.connect(relayguard.listener("implicit"), tls=True)
+        self.assertIn(client.sock.version(), ("TLSv1.2", "TLSv1.3"))
+        greeting = client.read_reply()
+        self.assertReply(greeting, 220)
+        self.assertTrue(greeting.lines[0].startswith(f"{h.RELAYGUARD_HOSTNAME} ESMTP"), str(greeting))
+        ehlo = client.ehlo()
+        self.assertReply(ehlo, 250)
+        self.assertNotIn("STARTTLS", keywords(ehlo), str(ehlo))
+        self.assertIn("AUTH", keywords(ehlo), str(ehlo))
+        reply = client.command("STARTTLS")
+        self.assertTrue(500 <= reply.code < 600, f"STARTTLS on the implicit TLS listener: {reply}")
+        reply = self.deliver(client, b"Subject: over implicit TLS\r\n\r\nhello\r\n")
+        self.assertReply(reply, 250)
+        [transaction] = sink.wait_for_transactions(1)
+        self.assertEqual(transaction.rcpt_tos, [h.LOCAL_RECIPIENT])
+        self.assertIn(b"over implicit TLS", transaction.body)
+
+    def test_plain_text_client_gets_no_greeting(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        client = self.connect(relayguard.listener("implicit"))
+        client.send(b"EHLO client.test\r\n")
+        received = b""
+        try:
+            while True:
+                data = client._receive(time.monotonic() + client.timeout)
+                if not data:
+                    break
+                received += data
+        except (OSError, socket.timeout) as error:
+            self.transcript.note("client", f"ended with {error!r}")
+        self.assertFalse(received.startswith(b"2"), f"a plain-text reply on the implicit TLS listener: {received!r}")
+        self.assertNotIn(b"250", received)
+        # relayguard is still fine afterwards.
+        other = self.connect(relayguard.listener("implicit"), tls=True)
+        self.assertReply(other.read_reply(), 220)
+
+    def test_swaks_implicit_tls_auth_relays(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        status, output = self.swaks(relayguard.listener("implicit"), "--tls-on-connect", "--auth", "PLAIN",
+                                    "--auth-user", "alice", "--auth-password", PASSWORD, to=h.REMOTE_RECIPIENT)
+        self.assertEqual(status, 0, output)
+        self.assertIn("<~  235 2.7.0 Authentication successful", output)
+        [transaction] = sink.wait_for_transactions(1)
+        self.assertEqual(transaction.rcpt_tos, [h.REMOTE_RECIPIENT])
+
+
+class RelayOverTlsTests(TlsTestCase):
+    def test_relay_battery_over_tls_unauthenticated_denied(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        for listener in ("starttls", "implicit"):
+            if listener == "starttls":
+                client, _ = self.tls_greeted(relayguard)
+            else:
+                client = self.greeted(relayguard.listener("implicit"), tls=True)
+            self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+            for recipient in [h.REMOTE_RECIPIENT] + ROUTING_TRICKS:
+                shown = AS_FORWARDED.get(recipient, recipient)
+                self.assertReply(client.command(f"RCPT TO:<{recipient}>"), 554,
+                                 f"5.7.1 <{shown}>: Relay access denied", message=f"{listener}: {recipient}")
+            self.assertReply(client.command("DATA"), 554, "5.5.1", message=listener)
+            self.assertReply(client.command("QUIT"), 221)
+        self.settle(relayguard, sink)
+        self.assertEqual(sink.rcpt_commands(), [])
+
+    def test_relay_battery_over_tls_authenticated_accepted(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        client, _ = self.tls_greeted(relayguard)
+        self.login(client)
+        recipients = [h.REMOTE_RECIPIENT] + ROUTING_TRICKS
+        reply = self.deliver(client, b"Subject: authenticated relay\r\n\r\nhi\r\n", rcpts=recipients)
+        self.assertReply(reply, 250)
+        [transaction] = sink.wait_for_transactions(1)
+        self.assertEqual(transaction.rcpt_tos, [AS_FORWARDED.get(recipient, recipient) for recipient in recipients])
+
+    def test_nmap_finds_no_open_relay_with_tls_configured(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink, domains=(h.LOCAL_DOMAIN, h.RELAYGUARD_HOSTNAME))
+        host, port = relayguard.listener("starttls")
+        status, output = self.run_program(
+            ["nmap", "-n", "-Pn", "-sT", "-S", h.UNTRUSTED_CLIENT, "-e", "lo", "-p", str(port), "--script",
+             "+smtp-open-relay", "--script-args", "smtp-open-relay.domain=elsewhere.test,smtp-open-relay.ip=127.0.0.1",
+             host], timeout=90)
+        self.assertEqual(status, 0, output)
+        self.assertIn("smtp-open-relay: Server doesn't seem to be an open relay, all tests failed", output)
+        self.assertNotRegex(output, r"Server is an open relay")
+        relayguard.wait_for_log(r"NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 ")
+        self.settle(relayguard, sink)
+        self.assertEqual(sink.rcpt_commands(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
