@@ -55,6 +55,14 @@ int run_command(const std::vector<std::string>& args, std::ostream& err) {
         return exit_failure;
     }
     const std::shared_ptr<const policy::Config> config = loaded.config;
+    if (config->upstream.tls != policy::UpstreamTls::none) {
+        // Not built yet: starting would send the mail (and XCLIENT's LOGIN=) in clear text to an upstream
+        // the operator asked to reach over TLS.
+        err << "relayguard: error: " << config->source
+            << ": <upstream tls>: TLS towards the upstream is not supported by this version; "
+               "remove the attribute or use tls=\"none\"\n";
+        return exit_failure;
+    }
 
     // A client that resets its connection must not kill the process with SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
@@ -98,7 +106,14 @@ int run_command(const std::vector<std::string>& args, std::ostream& err) {
         });
     });
     server.start();
-    io.run();
+    try {
+        io.run();
+    } catch (const std::exception& error) {
+        // Only resource exhaustion gets here (allocation, descriptors): say so and let the supervisor
+        // (procd, systemd) restart relayguard rather than terminate without a word.
+        log.error(std::string("fatal: ") + error.what());
+        return exit_failure;
+    }
     return exit_ok;
 }
 

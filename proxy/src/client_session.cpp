@@ -195,10 +195,11 @@ void ClientSession::read_more() {
     body_.release_if_empty();
     raw_in_.release_if_empty();
     raw_out_.release_if_empty();
-    arm_timer(phase_ == Phase::data ? config_->limits.data_timeout
-              : phase_ == Phase::handshake
-                  ? std::chrono::milliseconds(client_session_detail::tls_handshake_timeout)
-                  : config_->limits.command_timeout);
+    // The handshake's time-out runs from begin_tls(): re-arming it per read would let a client that
+    // trickles its handshake hold the session's TLS memory for ever.
+    if (phase_ != Phase::handshake) {
+        arm_timer(phase_ == Phase::data ? config_->limits.data_timeout : config_->limits.command_timeout);
+    }
     reading_ = true;
     socket_.async_wait(asio::ip::tcp::socket::wait_read,
                        [self = shared_from_this()](const asio::error_code& error) {
@@ -280,7 +281,9 @@ void ClientSession::process_input() {
         if (out_.size() + detail::reply_headroom > out_.capacity()) {
             break; // flush first; processing resumes when the write is done
         }
-        const LineFrame frame = frame_line(in_.readable());
+        // An AUTH response may be longer than a command (RFC 4954 §4: 12288 octets).
+        const LineFrame frame = frame_line(in_.readable(), phase_ == Phase::auth ? max_auth_line_length
+                                                                                 : max_command_line_length);
         if (frame.status == LineFrame::Status::incomplete) {
             break;
         }
@@ -552,6 +555,12 @@ void ClientSession::on_timeout() {
     if (phase_ == Phase::closed) {
         return;
     }
+    if (pending_ != Pending::none) {
+        // relayguard, not the client, is the one waiting: the upstream link and the password checker
+        // have their own bounds, and their outcome re-arms the client's clock.
+        arm_timer(config_->limits.command_timeout);
+        return;
+    }
     if (phase_ == Phase::handshake) {
         host_.log().info("TLS handshake timed out with " + client_notation(client_text_));
         close();
@@ -729,9 +738,10 @@ void ClientSession::handle_helo(const Command& command, bool extended) {
     }
     helo_.assign(command.argument.substr(0, client_session_detail::max_helo_length));
     esmtp_ = extended;
-    if (in_transaction_) {
-        // A new EHLO ends the transaction (RFC 5321 §4.1.4); the upstream's half ends with its connection.
-        upstream_.abort();
+    if (upstream_.is_open()) {
+        // A new EHLO ends the transaction (RFC 5321 §4.1.4), and what XCLIENT told the upstream (the
+        // HELO name) is stale: the next MAIL opens a fresh connection.
+        upstream_.quit();
     }
     reset_transaction();
     std::string reply;
@@ -1022,8 +1032,8 @@ void ClientSession::handle_auth_step(AuthStep step) {
     host_.password_checker().check(
         std::move(hash), std::move(step.password),
         [self = shared_from_this(), user = step.username](PasswordChecker::CheckResult result) {
-            if (self->phase_ == Phase::closed) {
-                return;
+            if (self->phase_ == Phase::closed || self->pending_ != Pending::auth_check) {
+                return; // the session moved on (a time-out answered the client meanwhile)
             }
             self->pending_ = Pending::none;
             self->auth_checked(result, user);
@@ -1037,6 +1047,9 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
     case PasswordChecker::CheckResult::valid:
         authenticated_user_ = user;
         host_.auth_failures().record_success(client_);
+        if (upstream_.is_open()) {
+            upstream_.quit(); // the next MAIL reconnects, so XCLIENT can pass LOGIN=
+        }
         queue(replies::auth_successful);
         host_.log().info(client_notation(client_text_) + ": authenticated: sasl_method=" +
                          std::string(mechanism) + ", sasl_username=" + user);
@@ -1083,7 +1096,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
     switch (was) {
     case Pending::mail:
         if (reply.code_class() != 2 && reply.code_class() != 4 && reply.code_class() != 5) {
-            upstream_failed(UpstreamFault::invalid_reply, "unexpected reply to MAIL");
+            reject_upstream_reply("unexpected reply to MAIL");
             return;
         }
         relay_upstream_reply(reply);
@@ -1094,7 +1107,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         break;
     case Pending::rcpt:
         if (reply.code_class() == 3) {
-            upstream_failed(UpstreamFault::invalid_reply, "unexpected reply to RCPT");
+            reject_upstream_reply("unexpected reply to RCPT");
             return;
         }
         relay_upstream_reply(reply);
@@ -1111,13 +1124,13 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         } else if (reply.code_class() == 4 || reply.code_class() == 5) {
             relay_upstream_reply(reply);
         } else {
-            upstream_failed(UpstreamFault::invalid_reply, "unexpected reply to DATA");
+            reject_upstream_reply("unexpected reply to DATA");
             return;
         }
         break;
     case Pending::final_dot:
         if (reply.code_class() != 2 && reply.code_class() != 4 && reply.code_class() != 5) {
-            upstream_failed(UpstreamFault::invalid_reply, "unexpected reply to the final dot");
+            reject_upstream_reply("unexpected reply to the final dot");
             return;
         }
         // The client hears the upstream's own answer to relayguard's final dot: only the upstream can
@@ -1134,6 +1147,10 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         reset_transaction();
         break;
     case Pending::rset:
+        if (reply.code_class() != 2) {
+            // The upstream may still hold the old transaction: start the next one on a fresh link.
+            upstream_.abort();
+        }
         queue(replies::ok);
         break;
     case Pending::none:
@@ -1143,6 +1160,12 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         break;
     }
     process_input();
+}
+
+void ClientSession::reject_upstream_reply(std::string_view why) {
+    // An upstream that answers out of turn is in an unknown state: its link is not reused.
+    upstream_.abort();
+    upstream_failed(UpstreamFault::invalid_reply, why);
 }
 
 void ClientSession::upstream_wrote() {

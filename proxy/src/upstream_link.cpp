@@ -211,9 +211,16 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
         timer_.cancel();
         const std::size_t consumed = reply.consumed;
         const std::uint32_t generation = generation_;
+        const bool answering_command = phase_ == Phase::command;
         handle_reply(reply);
         if (generation == generation_) {
             in_.consume(consumed);
+            // relayguard never pipelines to the upstream: bytes after a reply are unsolicited, and
+            // taking them as the next answer could shift every later reply (even to a final dot).
+            if (answering_command && !in_.empty()) {
+                fail(UpstreamFault::invalid_reply, "unsolicited data after a reply");
+                return;
+            }
             in_.release_if_empty();
         }
         return;

@@ -82,11 +82,12 @@ class StartTlsTests(TlsTestCase):
             self.fail(f"openssl s_client did not finish:\n{(expired.stdout or b'').decode(errors='replace')}")
         output = completed.stdout.decode(errors="replace")
         self.transcript.note("program", f"exit status {completed.returncode}\n{output}")
-        # (Its exit status is not looked at: s_client exits 1 when the server closes without a TLS
-        # close_notify, which test_quit_over_tls_ends_with_close_notify checks on its own.)
+                # (Its exit status is not looked at: the orderly close is test_quit_over_tls_ends_with_close_notify's.)
         negotiated = re.search(r"New, (TLSv1\.[23]), Cipher is (\S+)", output)
         self.assertIsNotNone(negotiated, output)
-        self.assertRegex(output, r"Protocol\s*: TLSv1\.[23]")
+                # (No "Protocol :" line is asserted: s_client prints the TLS 1.3 session block only after a
+        # session ticket, which mbedTLS 3.6 servers do not send.)
+
         if negotiated.group(1) == "TLSv1.2":
             self.assertRegex(negotiated.group(2), r"^ECDHE-", output)  # forward secrecy only
         self.assertNotRegex(output, r"Cipher is \(NONE\)")

@@ -5,7 +5,7 @@
 // Nothing here touches sockets, the clock or the user table, so every branch is testable alone.
 //
 // Line length: RFC 4954 §4 lets a client answer a challenge with a line of up to max_auth_line_length
-// octets, far more than the command line limit (max_command_line_length, 2048). So while an exchange
+// octets, much more than the command line limit (max_command_line_length, 2048). So while an exchange
 // is in progress the session frames the client's lines with max_auth_line_length (its 16 kB buffers
 // hold that), and answers a longer line with auth_replies::line_too_long itself, which ends the
 // exchange; AuthExchange never sees such a line. The AUTH command itself, initial response included,
@@ -20,8 +20,9 @@
 
 namespace relayguard::proxy {
 
-// RFC 4954 §4: "the maximum line length of a client response ... is 12288 octets" (base64 of 9 kB),
-// CRLF included.
+// RFC 4954 §4: servers must take the longest response their mechanisms produce, whatever their other
+// line limits, and "12288 octets is considered to be a sufficient line length limit". Counted like
+// max_command_line_length, terminator included; the base64 text then decodes to at most 9 kB.
 inline constexpr std::size_t max_auth_line_length = 12288;
 // Longer login names are refused as invalid credentials before any lookup; 255 matches the longest
 // domain (RFC 5321 §4.5.3.1.2), so a login spelled as a mail address fits in most cases.

@@ -36,7 +36,8 @@ public:
     // transaction within the configured shutdown timeout. `drained` runs once no session is left.
     void shutdown(std::function<void()> drained);
     // New sessions use `config` (and `tls`) from now on; sessions in flight keep theirs.
-    void use_config(std::shared_ptr<const policy::Config> config, std::shared_ptr<const TlsServerContext> tls);
+    void use_config(std::shared_ptr<const policy::Config> config,
+                    std::shared_ptr<const TlsServerContext> tls);
 
     std::size_t session_count() const;
 
