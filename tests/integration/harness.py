@@ -71,7 +71,9 @@ def address_family(host):
 # hands out for port 0 may be handed out again at once as the source port of some client connection,
 # and tests running in parallel would then collide.
 LISTEN_PORTS = range(20000, 32000)
-_port_picker = random.Random(os.getpid() ^ int(time.time() * 1000))
+# Drawn from the operating system's randomness: tests started together (ctest -j) must not share a
+# sequence, as seeds made of the process id and the start time did (two such seeds collided in CI).
+_port_picker = random.SystemRandom()
 
 
 def free_port(host="127.0.0.1"):
