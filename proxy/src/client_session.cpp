@@ -392,7 +392,7 @@ void ClientSession::flush() {
             }
         }
         if (!raw_out_.empty()) {
-            write_raw(false);
+            write_buffer(raw_out_, false);
             return;
         }
         after_write();
@@ -402,27 +402,16 @@ void ClientSession::flush() {
         after_write();
         return;
     }
-    writing_ = true;
-    asio::async_write(socket_, asio::buffer(out_.data(), out_.size()),
-                      [self = shared_from_this()](const asio::error_code& error, std::size_t) {
-                          self->writing_ = false;
-                          if (self->phase_ == Phase::closed) {
-                              return;
-                          }
-                          if (error) {
-                              self->client_gone(error.message());
-                              return;
-                          }
-                          self->out_.clear();
-                          self->after_write();
-                      });
+    write_buffer(out_, false);
 }
 
-void ClientSession::write_raw(bool then_handshake) {
+// One writer for both buffers: out_ (plaintext, no TLS) and raw_out_ (ciphertext). Only one write is
+// outstanding at a time, so `buffer` is not touched until the completion clears it.
+void ClientSession::write_buffer(ByteBuffer& buffer, bool then_handshake) {
     writing_ = true;
     asio::async_write(
-        socket_, asio::buffer(raw_out_.data(), raw_out_.size()),
-        [self = shared_from_this(), then_handshake](const asio::error_code& error, std::size_t) {
+        socket_, asio::buffer(buffer.data(), buffer.size()),
+        [self = shared_from_this(), &buffer, then_handshake](const asio::error_code& error, std::size_t) {
             self->writing_ = false;
             if (self->phase_ == Phase::closed) {
                 return;
@@ -431,10 +420,10 @@ void ClientSession::write_raw(bool then_handshake) {
                 self->client_gone(error.message());
                 return;
             }
-            self->raw_out_.clear();
+            buffer.clear();
             if (then_handshake) {
                 self->continue_handshake();
-            } else if (!self->out_.empty()) {
+            } else if (self->tls_ && !self->out_.empty()) {
                 self->flush(); // more plaintext than one round of ciphertext held
             } else {
                 self->after_write();
@@ -482,7 +471,7 @@ void ClientSession::continue_handshake() {
     const TlsStatus status = tls_->handshake(io);
     raw_in_.consume(io.input_used);
     if (!raw_out_.empty()) {
-        write_raw(true);
+        write_buffer(raw_out_, true);
         return;
     }
     switch (status) {

@@ -71,7 +71,7 @@ private:
     void continue_handshake();
     void handshake_done();
     void decrypt_input();
-    void write_raw(bool then_handshake);
+    void write_buffer(ByteBuffer& buffer, bool then_handshake);
     void after_write();
     bool tls_input_pending() const;
 

@@ -311,18 +311,23 @@ TlsStatus TlsSession::handshake(TlsIo& io) {
     }
 }
 
-TlsStatus TlsSession::read(TlsIo& io, char* plain, std::size_t capacity, std::size_t& produced) {
-    produced = 0;
-    tls_session_detail::SessionState& state = *state_;
-    if (!state.handshake_done) {
+// Application data flows only after the handshake, and never after the session ended.
+TlsStatus TlsSession::ready_for_data(TlsIo& io) {
+    if (!state_->handshake_done) {
         const TlsStatus status = handshake(io);
         if (status != TlsStatus::ok) {
             return status;
         }
     }
-    const TlsStatus ended = tls_session_detail::final_status(state);
-    if (ended != TlsStatus::ok || capacity == 0) {
-        return ended;
+    return tls_session_detail::final_status(*state_);
+}
+
+TlsStatus TlsSession::read(TlsIo& io, char* plain, std::size_t capacity, std::size_t& produced) {
+    produced = 0;
+    tls_session_detail::SessionState& state = *state_;
+    const TlsStatus ready = ready_for_data(io);
+    if (ready != TlsStatus::ok || capacity == 0) {
+        return ready;
     }
     const tls_session_detail::IoBinding binding(state, io);
     if (state.output_pending && !state.close_notify_queued) {
@@ -355,15 +360,9 @@ TlsStatus TlsSession::read(TlsIo& io, char* plain, std::size_t capacity, std::si
 TlsStatus TlsSession::write(TlsIo& io, const char* plain, std::size_t size, std::size_t& consumed) {
     consumed = 0;
     tls_session_detail::SessionState& state = *state_;
-    if (!state.handshake_done) {
-        const TlsStatus status = handshake(io);
-        if (status != TlsStatus::ok) {
-            return status;
-        }
-    }
-    const TlsStatus ended = tls_session_detail::final_status(state);
-    if (ended != TlsStatus::ok) {
-        return ended;
+    const TlsStatus ready = ready_for_data(io);
+    if (ready != TlsStatus::ok) {
+        return ready;
     }
     if (state.close_notify_queued) {
         return TlsStatus::closed;

@@ -104,6 +104,8 @@ public:
     std::string last_error() const;
 
 private:
+    TlsStatus ready_for_data(TlsIo& io);
+
     std::unique_ptr<tls_session_detail::SessionState> state_;
 };
 
