@@ -55,33 +55,22 @@ int run_command(const std::vector<std::string>& args, std::ostream& err) {
         return exit_failure;
     }
     const std::shared_ptr<const policy::Config> config = loaded.config;
-    if (config->upstream.tls != policy::UpstreamTls::none) {
-        // Not built yet: starting would send the mail (and XCLIENT's LOGIN=) in clear text to an upstream
-        // the operator asked to reach over TLS.
-        err << "relayguard: error: " << config->source
-            << ": <upstream tls>: TLS towards the upstream is not supported by this version; "
-               "remove the attribute or use tls=\"none\"\n";
-        return exit_failure;
-    }
-
     // A client that resets its connection must not kill the process with SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
 
     asio::io_context io(1);
     proxy::EventLog log(config->log.target, config->log.level);
     const std::string hostname = config->hostname.empty() ? run_detail::machine_hostname() : config->hostname;
-    // The certificate and key are parsed once, here: a bad file stops the start with the reason.
-    std::shared_ptr<const proxy::TlsServerContext> tls;
-    if (config->tls) {
-        std::string tls_error;
-        tls = proxy::TlsServerContext::load(config->tls->certificate, config->tls->key, tls_error);
-        if (!tls) {
-            log.error("TLS: " + tls_error);
-            log.error("not starting: the <tls> certificate or key cannot be used");
-            return exit_failure;
-        }
+    // Certificates, keys and the upstream CA are parsed once, here: a bad file stops the start with the
+    // reason.
+    proxy::TlsContexts tls;
+    std::string tls_error;
+    if (!proxy::load_tls_contexts(*config, tls, tls_error)) {
+        log.error("TLS: " + tls_error);
+        log.error("not starting: a TLS certificate, key or CA file cannot be used");
+        return exit_failure;
     }
-    proxy::Server server(io, config, hostname, tls, log);
+    proxy::Server server(io, config, hostname, std::move(tls), log);
 
     log.info(std::string("relayguard ") + RELAYGUARD_VERSION + " starting (" + proxy::library_versions() +
              ") with " + config->source);

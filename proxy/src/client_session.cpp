@@ -54,6 +54,8 @@ std::string_view reply_for(UpstreamFault fault) {
         return replies::upstream_lost;
     case UpstreamFault::invalid_reply:
         return replies::upstream_invalid;
+    case UpstreamFault::tls_failed:
+        return replies::upstream_tls_failed;
     }
     return replies::upstream_unavailable;
 }
@@ -108,8 +110,8 @@ ClientSession::ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::s
       scanner_(config_->bare_newline == policy::BareNewline::normalize ? BareNewlinePolicy::normalize
                                                                        : BareNewlinePolicy::reject,
                config_->limits.max_message_size),
-      listen_tls_(listen_tls), tls_context_(host_.tls_context()), raw_in_(host_.pool()),
-      raw_out_(host_.pool()) {
+      listen_tls_(listen_tls), tls_context_(host_.tls_context()), upstream_tls_(host_.upstream_tls_context()),
+      raw_in_(host_.pool()), raw_out_(host_.pool()) {
 }
 
 ClientSession::~ClientSession() {
@@ -815,7 +817,7 @@ void ClientSession::handle_mail(const Command& command) {
     }
     upstream_reused_ = false;
     pending_ = Pending::open;
-    upstream_.open(*config_, host_.hostname(), identity());
+    upstream_.open(*config_, host_.hostname(), identity(), upstream_tls_);
 }
 
 void ClientSession::send_mail_upstream() {
@@ -1157,6 +1159,17 @@ void ClientSession::reject_upstream_reply(std::string_view why) {
     upstream_failed(UpstreamFault::invalid_reply, why);
 }
 
+void ClientSession::upstream_notice(bool warning, std::string_view text) {
+    const std::string line = std::string(text) + " (" + config_->upstream.host + ":" +
+                             std::to_string(config_->upstream.port) + ", for " +
+                             client_notation(client_text_) + ")";
+    if (warning) {
+        host_.log().warning(line);
+    } else {
+        host_.log().info(line);
+    }
+}
+
 void ClientSession::upstream_wrote() {
     pending_ = Pending::none;
     body_.clear();
@@ -1180,7 +1193,7 @@ void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail
         // The connection kept from an earlier transaction went stale while idle: open a fresh one once.
         upstream_reused_ = false;
         pending_ = Pending::open;
-        upstream_.open(*config_, host_.hostname(), identity());
+        upstream_.open(*config_, host_.hostname(), identity(), upstream_tls_);
         return;
     }
     const std::string_view reply = client_session_detail::reply_for(fault);

@@ -101,6 +101,7 @@ private:
     void upstream_replied(const ParsedReply& reply) override;
     void upstream_wrote() override;
     void upstream_failed(UpstreamFault fault, std::string_view detail) override;
+    void upstream_notice(bool warning, std::string_view text) override;
     std::shared_ptr<void> keep_alive() override { return shared_from_this(); }
     ClientIdentity identity() const;
     policy::ClientFacts facts() const { return policy::ClientFacts{client_, authenticated_user_}; }
@@ -124,6 +125,8 @@ private:
 
     policy::ListenTls listen_tls_;
     std::shared_ptr<const TlsServerContext> tls_context_;
+    // Taken with config_ when the session starts, so that a reload never mixes two configurations.
+    std::shared_ptr<const TlsClientContext> upstream_tls_;
     std::unique_ptr<TlsSession> tls_;
     ByteBuffer raw_in_;
     ByteBuffer raw_out_;

@@ -41,7 +41,7 @@ policy::IpAddress to_ip_address(const asio::ip::address& address) {
 class Server::Impl final : public SessionHost, public std::enable_shared_from_this<Impl> {
 public:
     Impl(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
-         std::shared_ptr<const TlsServerContext> tls, EventLog& log)
+         TlsContexts tls, EventLog& log)
         : io_(io), config_(std::move(config)), tls_(std::move(tls)), hostname_(std::move(hostname)),
           log_(log), pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks),
           auth_failures_(config_->auth.max_failures, config_->auth.lockout),
@@ -51,8 +51,7 @@ public:
     std::vector<std::string> open_listeners();
     void start();
     void shutdown(std::function<void()> drained);
-    void use_config(std::shared_ptr<const policy::Config> config,
-                    std::shared_ptr<const TlsServerContext> tls) {
+    void use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls) {
         config_ = std::move(config);
         tls_ = std::move(tls);
     }
@@ -63,7 +62,8 @@ public:
     EventLog& log() override { return log_; }
     std::string_view hostname() const override { return hostname_; }
     bool upstream_offers_smtputf8() const override { return upstream_smtputf8_; }
-    std::shared_ptr<const TlsServerContext> tls_context() const override { return tls_; }
+    std::shared_ptr<const TlsServerContext> tls_context() const override { return tls_.listeners; }
+    std::shared_ptr<const TlsClientContext> upstream_tls_context() const override { return tls_.upstream; }
     AuthFailureTracker& auth_failures() override { return auth_failures_; }
     PasswordChecker& password_checker() override { return password_checker_; }
     void note_upstream_smtputf8(bool offered) override { upstream_smtputf8_ = offered; }
@@ -83,7 +83,7 @@ private:
 
     asio::io_context& io_;
     std::shared_ptr<const policy::Config> config_;
-    std::shared_ptr<const TlsServerContext> tls_;
+    TlsContexts tls_;
     std::string hostname_;
     EventLog& log_;
     BufferPool pool_;
@@ -273,8 +273,27 @@ void Server::Impl::check_drained() {
     drained();
 }
 
+bool load_tls_contexts(const policy::Config& config, TlsContexts& contexts, std::string& error) {
+    TlsContexts loaded;
+    if (config.tls) {
+        loaded.listeners = TlsServerContext::load(config.tls->certificate, config.tls->key, error);
+        if (!loaded.listeners) {
+            return false;
+        }
+    }
+    if (config.upstream.tls != policy::UpstreamTls::none) {
+        loaded.upstream = TlsClientContext::load(config.upstream.ca, error);
+        if (!loaded.upstream) {
+            error = "<upstream ca>: " + error;
+            return false;
+        }
+    }
+    contexts = std::move(loaded);
+    return true;
+}
+
 Server::Server(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
-               std::shared_ptr<const TlsServerContext> tls, EventLog& log)
+               TlsContexts tls, EventLog& log)
     : impl_(std::make_shared<Impl>(io, std::move(config), std::move(hostname), std::move(tls), log)) {
 }
 
@@ -292,8 +311,7 @@ void Server::shutdown(std::function<void()> drained) {
     impl_->shutdown(std::move(drained));
 }
 
-void Server::use_config(std::shared_ptr<const policy::Config> config,
-                        std::shared_ptr<const TlsServerContext> tls) {
+void Server::use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls) {
     impl_->use_config(std::move(config), std::move(tls));
 }
 

@@ -30,6 +30,8 @@ public:
     virtual void note_upstream_smtputf8(bool offered) = 0;
     // The certificate and key, parsed once per configuration; null when <tls> is not configured.
     virtual std::shared_ptr<const TlsServerContext> tls_context() const = 0;
+    // The upstream leg's TLS configuration (and CA), parsed once; null when <upstream tls="none">.
+    virtual std::shared_ptr<const TlsClientContext> upstream_tls_context() const = 0;
     // AUTH failures per client address, shared by all sessions (brute force spreads over connections).
     virtual AuthFailureTracker& auth_failures() = 0;
     // PBKDF2 checks run here, off the event loop.

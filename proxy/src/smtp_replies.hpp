@@ -58,5 +58,7 @@ inline constexpr std::string_view upstream_timeout =
     "451 4.4.2 Upstream server timed out, try again later\r\n";
 inline constexpr std::string_view upstream_invalid =
     "451 4.4.0 Upstream server sent an invalid reply, try again later\r\n";
+inline constexpr std::string_view upstream_tls_failed =
+    "451 4.7.5 Upstream server TLS unavailable, try again later\r\n";
 
 } // namespace relayguard::proxy::replies

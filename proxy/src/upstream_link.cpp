@@ -63,41 +63,52 @@ const char* describe(UpstreamFault fault) {
         return "connection lost";
     case UpstreamFault::invalid_reply:
         return "invalid reply";
+    case UpstreamFault::tls_failed:
+        return "TLS failed";
     }
     return "fault";
 }
 
 UpstreamLink::UpstreamLink(asio::io_context& io, BufferPool& pool, Owner& owner)
-    : io_(io), owner_(owner), socket_(io), timer_(io), in_(pool), out_(pool) {
+    : io_(io), owner_(owner), socket_(io), timer_(io), in_(pool), out_(pool), raw_in_(pool), raw_out_(pool) {
 }
 
 UpstreamLink::~UpstreamLink() {
     close_socket();
 }
 
-void UpstreamLink::open(const policy::Config& config, std::string_view hostname,
-                        const ClientIdentity& client) {
+void UpstreamLink::open(const policy::Config& config, std::string_view hostname, const ClientIdentity& client,
+                        std::shared_ptr<const TlsClientContext> tls) {
+    config_ = &config;
     command_timeout_ = config.upstream.command_timeout;
     data_timeout_ = config.upstream.data_timeout;
     connect_timeout_ = config.upstream.connect_timeout;
-    use_xclient_ = config.upstream.xclient;
     hostname_ = hostname;
     client_ = client;
+    tls_context_ = std::move(tls);
+    clear_text_retry_ = false;
+    start_connection();
+}
+
+void UpstreamLink::start_connection() {
+    const policy::UpstreamConfig& upstream = config_->upstream;
     capabilities_ = {};
     ready_ = false;
     timed_out_ = false;
+    tls_.reset();
     in_.clear();
     out_.clear();
+    raw_in_.clear();
+    raw_out_.clear();
 
-    const std::string port = std::to_string(config.upstream.port);
+    const std::string port = std::to_string(upstream.port);
     arm_timer(connect_timeout_);
-    if (const std::optional<policy::IpAddress> literal = policy::IpAddress::parse(config.upstream.host)) {
+    if (const std::optional<policy::IpAddress> literal = policy::IpAddress::parse(upstream.host)) {
         // A literal address needs no resolver (and no resolver thread).
         asio::error_code error;
         auto endpoints = asio::ip::tcp::resolver::results_type::create(
-            asio::ip::tcp::endpoint(asio::ip::make_address(literal->to_string(), error),
-                                    config.upstream.port),
-            config.upstream.host, port);
+            asio::ip::tcp::endpoint(asio::ip::make_address(literal->to_string(), error), upstream.port),
+            upstream.host, port);
         connect(endpoints);
         return;
     }
@@ -106,7 +117,7 @@ void UpstreamLink::open(const policy::Config& config, std::string_view hostname,
     }
     const std::uint32_t generation = generation_;
     resolver_->async_resolve(
-        config.upstream.host, port,
+        upstream.host, port,
         [this, generation, alive = owner_.keep_alive()](const asio::error_code& error,
                                                         asio::ip::tcp::resolver::results_type results) {
             if (generation != generation_) {
@@ -152,89 +163,174 @@ void UpstreamLink::send_line(std::string_view line, Phase phase) {
         fail(UpstreamFault::invalid_reply, "command too long for the buffer");
         return;
     }
-    start_write(command_timeout_, true);
+    transmit(out_.data(), out_.size(), AfterWrite::read_reply, command_timeout_);
 }
 
 void UpstreamLink::send_body(const char* data, std::size_t size) {
-    const std::uint32_t generation = generation_;
-    arm_timer(data_timeout_);
-    asio::async_write(
-        socket_, asio::buffer(data, size),
-        [this, generation, alive = owner_.keep_alive()](const asio::error_code& error, std::size_t) {
-            if (generation != generation_) {
-                return;
-            }
-            ++timer_serial_;
-            timer_.cancel();
-            if (error) {
-                fail(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
-                     "writing message data: " + error.message());
-                return;
-            }
-            owner_.upstream_wrote();
-        });
+    phase_ = Phase::body;
+    transmit(data, size, AfterWrite::report_body, data_timeout_);
 }
 
 void UpstreamLink::finish_data() {
     phase_ = Phase::command;
     out_.clear();
     out_.append(".\r\n");
-    start_write(data_timeout_, true);
+    transmit(out_.data(), out_.size(), AfterWrite::read_reply, data_timeout_);
 }
 
-void UpstreamLink::start_write(std::chrono::milliseconds timeout, bool then_read) {
-    const std::uint32_t generation = generation_;
+void UpstreamLink::transmit(const char* data, std::size_t size, AfterWrite after,
+                            std::chrono::milliseconds timeout) {
+    write_data_ = data;
+    write_left_ = size;
+    after_write_ = after;
+    read_timeout_ = timeout;
     arm_timer(timeout);
-    asio::async_write(socket_, asio::buffer(out_.data(), out_.size()),
-                      [this, generation, timeout, then_read,
-                       alive = owner_.keep_alive()](const asio::error_code& error, std::size_t) {
-                          if (generation != generation_) {
-                              return;
-                          }
-                          if (error) {
-                              fail(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
-                                   "write: " + error.message());
-                              return;
-                          }
-                          out_.clear();
-                          out_.release();
-                          if (then_read) {
-                              read_reply(timeout);
-                          }
-                      });
+    write_next();
+}
+
+void UpstreamLink::write_next() {
+    if (!tls_) {
+        const char* data = write_data_;
+        const std::size_t size = write_left_;
+        write_left_ = 0;
+        write_socket(data, size);
+        return;
+    }
+    // Encrypt as much as raw_out_ holds; the rest follows once that is on the wire.
+    TlsIo io{{}, 0, &raw_out_};
+    std::size_t consumed = 0;
+    const TlsStatus status = tls_->write(io, write_data_, write_left_, consumed);
+    write_data_ += consumed;
+    write_left_ -= consumed;
+    if (status == TlsStatus::failed || status == TlsStatus::closed) {
+        fail(UpstreamFault::connection_lost, "TLS: " + tls_->last_error());
+        return;
+    }
+    if (raw_out_.empty()) {
+        write_done();
+        return;
+    }
+    write_socket(raw_out_.data(), raw_out_.size());
+}
+
+void UpstreamLink::write_socket(const char* data, std::size_t size) {
+    const std::uint32_t generation = generation_;
+    asio::async_write(
+        socket_, asio::buffer(data, size),
+        [this, generation, alive = owner_.keep_alive()](const asio::error_code& error, std::size_t) {
+            if (generation != generation_) {
+                return;
+            }
+            if (error) {
+                fail(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
+                     "write: " + error.message());
+                return;
+            }
+            if (tls_) {
+                raw_out_.clear(); // with TLS every write is of raw_out_
+            }
+            if (write_left_ > 0) {
+                write_next();
+                return;
+            }
+            write_done();
+        });
+}
+
+void UpstreamLink::write_done() {
+    switch (after_write_) {
+    case AfterWrite::read_reply:
+        out_.clear();
+        out_.release();
+        read_reply(read_timeout_);
+        return;
+    case AfterWrite::report_body:
+        ++timer_serial_;
+        timer_.cancel();
+        owner_.upstream_wrote();
+        return;
+    case AfterWrite::continue_handshake:
+        continue_handshake();
+        return;
+    }
 }
 
 void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
-    const ParsedReply reply = parse_reply(in_.readable());
-    if (reply.status == ParsedReply::Status::complete) {
-        ++timer_serial_;
-        timer_.cancel();
-        const std::size_t consumed = reply.consumed;
-        const std::uint32_t generation = generation_;
-        const bool answering_command = phase_ == Phase::command;
-        handle_reply(reply);
-        if (generation == generation_) {
-            in_.consume(consumed);
-            // relayguard never pipelines to the upstream: bytes after a reply are unsolicited, and
-            // taking them as the next answer could shift every later reply (even to a final dot).
-            if (answering_command && !in_.empty()) {
-                fail(UpstreamFault::invalid_reply, "unsolicited data after a reply");
-                return;
+    read_timeout_ = timeout;
+    for (;;) {
+        const ParsedReply reply = parse_reply(in_.readable());
+        if (reply.status == ParsedReply::Status::complete) {
+            ++timer_serial_;
+            timer_.cancel();
+            const std::size_t consumed = reply.consumed;
+            const std::uint32_t generation = generation_;
+            const bool answering_command = phase_ == Phase::command;
+            handle_reply(reply);
+            if (generation == generation_) {
+                in_.consume(consumed);
+                if (phase_ == Phase::starttls_accepted) {
+                    begin_tls(); // only now is it known what followed the 220
+                    return;
+                }
+                // relayguard never pipelines to the upstream: bytes after a reply are unsolicited, and
+                // taking them as the next answer could shift every later reply (even to a final dot).
+                if (answering_command && !in_.empty()) {
+                    fail(UpstreamFault::invalid_reply, "unsolicited data after a reply");
+                    return;
+                }
+                in_.release_if_empty();
             }
-            in_.release_if_empty();
+            return;
         }
-        return;
+        if (reply.status == ParsedReply::Status::malformed) {
+            fail(UpstreamFault::invalid_reply, reply.problem);
+            return;
+        }
+        if (!tls_ || !decrypt_input()) {
+            break;
+        }
     }
-    if (reply.status == ParsedReply::Status::malformed) {
-        fail(UpstreamFault::invalid_reply, reply.problem);
+    if (tls_ && !raw_out_.empty()) {
+        // Reading made the TLS session answer something (a TLS 1.3 key update): send it, then go on.
+        write_left_ = 0;
+        after_write_ = AfterWrite::read_reply;
+        write_socket(raw_out_.data(), raw_out_.size());
         return;
     }
     arm_timer(timeout);
+    receive();
+}
+
+// Moves plaintext from the TLS session into in_; true when some arrived.
+bool UpstreamLink::decrypt_input() {
     char* room = in_.writable();
+    const std::size_t room_size = in_.writable_size();
+    if (room_size == 0) {
+        return false; // cannot happen: the reply parser calls a full buffer malformed first
+    }
+    TlsIo io{raw_in_.readable(), 0, &raw_out_};
+    std::size_t produced = 0;
+    const TlsStatus status = tls_->read(io, room, room_size, produced);
+    raw_in_.consume(io.input_used);
+    in_.commit(produced);
+    if (status == TlsStatus::closed || status == TlsStatus::failed) {
+        if (produced > 0) {
+            return true; // the plaintext first; the next call reports the end
+        }
+        fail(UpstreamFault::connection_lost,
+             status == TlsStatus::closed ? "TLS closed by the upstream" : "TLS: " + tls_->last_error());
+        return false;
+    }
+    return produced > 0;
+}
+
+void UpstreamLink::receive() {
+    ByteBuffer& target = tls_ ? raw_in_ : in_;
+    char* room = target.writable();
     const std::uint32_t generation = generation_;
     socket_.async_read_some(
-        asio::buffer(room, in_.writable_size()), [this, generation, timeout, alive = owner_.keep_alive()](
-                                                     const asio::error_code& error, std::size_t count) {
+        asio::buffer(room, target.writable_size()), [this, generation, &target, alive = owner_.keep_alive()](
+                                                        const asio::error_code& error, std::size_t count) {
             if (generation != generation_) {
                 return;
             }
@@ -243,8 +339,12 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
                      timed_out_ ? "no reply in time" : "read: " + error.message());
                 return;
             }
-            in_.commit(count);
-            read_reply(timeout);
+            target.commit(count);
+            if (phase_ == Phase::tls_handshake) {
+                continue_handshake();
+            } else {
+                read_reply(read_timeout_);
+            }
         });
 }
 
@@ -262,7 +362,7 @@ void UpstreamLink::handle_reply(const ParsedReply& reply) {
 }
 
 void UpstreamLink::handshake_step(const ParsedReply& reply) {
-    namespace detail = upstream_link_detail;
+    const bool tls_required = config_->upstream.tls == policy::UpstreamTls::required;
     switch (phase_) {
     case Phase::greeting:
         if (reply.code_class() != 2) {
@@ -272,28 +372,51 @@ void UpstreamLink::handshake_step(const ParsedReply& reply) {
         send_line("EHLO " + hostname_, Phase::ehlo);
         return;
     case Phase::ehlo:
+    case Phase::tls_ehlo:
     case Phase::xclient_ehlo:
         if (reply.code_class() != 2) {
-            if (phase_ == Phase::ehlo && reply.code_class() == 5) {
+            if (phase_ == Phase::ehlo && reply.code_class() == 5 && !tls_required) {
                 send_line("HELO " + hostname_, Phase::helo);
+                return;
+            }
+            if (phase_ == Phase::ehlo && tls_required) {
+                tls_impossible("EHLO answered " + std::to_string(reply.code) + ", so no STARTTLS");
                 return;
             }
             fail(UpstreamFault::refused_greeting, "EHLO answered " + std::to_string(reply.code));
             return;
         }
         capabilities_ = parse_ehlo_capabilities(reply);
-        if (phase_ == Phase::ehlo && use_xclient_ && capabilities_.xclient) {
-            send_line(detail::xclient_command(capabilities_, client_), Phase::xclient);
+        if (phase_ == Phase::xclient_ehlo) {
+            become_ready();
             return;
         }
-        break;
+        if (phase_ == Phase::ehlo && config_->upstream.tls != policy::UpstreamTls::none &&
+            !clear_text_retry_) {
+            if (!capabilities_.starttls) {
+                tls_impossible("STARTTLS not offered");
+                return;
+            }
+            send_line("STARTTLS", Phase::starttls);
+            return;
+        }
+        after_ehlo();
+        return;
     case Phase::helo:
         if (reply.code_class() != 2) {
             fail(UpstreamFault::refused_greeting, "HELO answered " + std::to_string(reply.code));
             return;
         }
         capabilities_ = {};
-        break;
+        become_ready();
+        return;
+    case Phase::starttls:
+        if (reply.code != 220) {
+            tls_impossible("STARTTLS answered " + std::to_string(reply.code));
+            return;
+        }
+        phase_ = Phase::starttls_accepted;
+        return;
     case Phase::xclient:
         // XCLIENT starts a new session on the upstream: it greets again, and wants EHLO again.
         if (reply.code_class() != 2) {
@@ -303,23 +426,116 @@ void UpstreamLink::handshake_step(const ParsedReply& reply) {
         send_line("EHLO " + hostname_, Phase::xclient_ehlo);
         return;
     case Phase::idle:
+    case Phase::starttls_accepted:
+    case Phase::tls_handshake:
     case Phase::command:
+    case Phase::body:
         return;
     }
+}
+
+// After the EHLO that the session goes on with (in clear text, or the one after the handshake).
+void UpstreamLink::after_ehlo() {
+    if (config_->upstream.xclient && capabilities_.xclient) {
+        send_line(upstream_link_detail::xclient_command(capabilities_, client_), Phase::xclient);
+        return;
+    }
+    become_ready();
+}
+
+void UpstreamLink::become_ready() {
     phase_ = Phase::command;
     ready_ = true;
     owner_.upstream_ready();
+}
+
+// STARTTLS cannot be used on this connection: a failure when required, clear text otherwise.
+void UpstreamLink::tls_impossible(std::string_view why) {
+    if (config_->upstream.tls == policy::UpstreamTls::required) {
+        fail(UpstreamFault::tls_failed, std::string(why) + " and <upstream tls=\"required\">");
+        return;
+    }
+    owner_.upstream_notice(true, "upstream TLS not used: " + std::string(why) + "; continuing in clear text");
+    after_ehlo();
+}
+
+void UpstreamLink::begin_tls() {
+    // The 220 must be the last thing the upstream said in clear text: anything after it would be read as
+    // if it had come over TLS (CVE-2011-0411 from the server's side).
+    if (in_.size() > 0) {
+        fail(UpstreamFault::tls_failed, "clear text after the 220 to STARTTLS");
+        return;
+    }
+    if (!tls_context_) {
+        fail(UpstreamFault::tls_failed, "no upstream TLS context");
+        return;
+    }
+    // Nothing the upstream offered before the handshake counts after it.
+    capabilities_ = {};
+    tls_ = std::make_unique<TlsSession>(tls_context_, config_->upstream.host);
+    phase_ = Phase::tls_handshake;
+    // One deadline for the whole handshake, so an upstream cannot stretch it out a record at a time.
+    arm_timer(command_timeout_);
+    continue_handshake();
+}
+
+void UpstreamLink::continue_handshake() {
+    TlsIo io{raw_in_.readable(), 0, &raw_out_};
+    const TlsStatus status = tls_->handshake(io);
+    raw_in_.consume(io.input_used);
+    if (!raw_out_.empty()) {
+        write_left_ = 0;
+        after_write_ = AfterWrite::continue_handshake;
+        write_socket(raw_out_.data(), raw_out_.size());
+        return;
+    }
+    switch (status) {
+    case TlsStatus::ok:
+        ++timer_serial_;
+        timer_.cancel();
+        owner_.upstream_notice(false, "upstream TLS established: " + tls_->describe());
+        send_line("EHLO " + hostname_, Phase::tls_ehlo);
+        return;
+    case TlsStatus::want_read:
+        receive();
+        return;
+    case TlsStatus::want_write:
+    case TlsStatus::closed:
+    case TlsStatus::failed:
+        break;
+    }
+    const std::string why = "TLS handshake failed: " + tls_->last_error();
+    const bool may_retry_in_clear = config_->upstream.tls == policy::UpstreamTls::starttls &&
+                                    !tls_context_->verifies_peer() && !clear_text_retry_;
+    if (!may_retry_in_clear) {
+        fail(UpstreamFault::tls_failed, why);
+        return;
+    }
+    owner_.upstream_notice(true, why + "; reconnecting in clear text");
+    ++generation_;
+    close_socket();
+    clear_text_retry_ = true;
+    start_connection();
 }
 
 void UpstreamLink::quit() {
     if (!socket_.is_open()) {
         return;
     }
-    if (ready_) {
-        // Best effort and non-blocking: the connection closes right after, whatever the upstream says.
+    // Best effort and non-blocking: the connection closes right after, whatever the upstream says. With
+    // TLS, only when no write is in flight (raw_out_ would interleave with it).
+    if (ready_ && (!tls_ || raw_out_.empty())) {
         asio::error_code ignored;
         socket_.non_blocking(true, ignored);
-        socket_.write_some(asio::buffer("QUIT\r\n", 6), ignored);
+        if (!tls_) {
+            socket_.write_some(asio::buffer("QUIT\r\n", 6), ignored);
+        } else {
+            TlsIo io{{}, 0, &raw_out_};
+            std::size_t consumed = 0;
+            tls_->write(io, "QUIT\r\n", 6, consumed);
+            tls_->close_notify(io);
+            socket_.write_some(asio::buffer(raw_out_.data(), raw_out_.size()), ignored);
+        }
     }
     abort();
 }
@@ -329,8 +545,11 @@ void UpstreamLink::abort() {
     ready_ = false;
     phase_ = Phase::idle;
     close_socket();
+    tls_.reset();
     in_.release();
     out_.release();
+    raw_in_.release();
+    raw_out_.release();
 }
 
 void UpstreamLink::fail(UpstreamFault fault, std::string_view detail) {

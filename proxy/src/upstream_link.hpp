@@ -2,9 +2,20 @@
 // The server-side leg of a session: one connection to the legacy mail server, opened at the session's
 // first MAIL FROM and reused for its later transactions. It speaks only canonical SMTP that the session
 // hands it, and reports exactly one outcome per operation to its owner.
+//
+// With <upstream tls="starttls|required"> the link asks for STARTTLS after its first EHLO and, once the
+// handshake is done, starts over with a new EHLO (RFC 3207 §4.2): nothing the upstream said before the
+// handshake is trusted afterwards, and octets that follow the upstream's 220 in clear text (an injection
+// attempt, or a broken server) end the connection. "required" fails the operation with a temporary error
+// when STARTTLS is not offered, refused or fails; "starttls" carries on in clear text when it is not
+// offered or refused, and after a failed handshake reconnects once without TLS (as Postfix's
+// smtp_tls_security_level=may does) — except when a CA is configured: a certificate that does not verify
+// is never answered by sending in clear text.
 #include <relayguard/policy/config.hpp>
 #include <relayguard/proxy/buffer_pool.hpp>
 #include <relayguard/proxy/reply_parser.hpp>
+#include <relayguard/proxy/tls_context.hpp>
+#include <relayguard/proxy/tls_session.hpp>
 
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
@@ -22,6 +33,8 @@ enum class UpstreamFault : std::uint8_t {
     timed_out,        // no reply within the configured timeout
     connection_lost,  // closed or reset while in use
     invalid_reply,    // a reply relayguard will not repeat (shape, length, unexpected code)
+    tls_failed,       // tls="required" and STARTTLS not offered, refused or failed; or a certificate
+                      // that did not verify against the configured CA
 };
 const char* describe(UpstreamFault fault);
 
@@ -41,6 +54,8 @@ public:
         virtual void upstream_replied(const ParsedReply& reply) = 0; // reply to command()/finish_data()
         virtual void upstream_wrote() = 0;                           // send_body() done
         virtual void upstream_failed(UpstreamFault fault, std::string_view detail) = 0;
+        // Something worth a log line that is not an outcome: TLS established, or given up for clear text.
+        virtual void upstream_notice(bool warning, std::string_view text) = 0;
         // Keeps the owner alive while an operation of this link is outstanding.
         virtual std::shared_ptr<void> keep_alive() = 0;
 
@@ -55,10 +70,16 @@ public:
 
     bool is_open() const { return ready_; }
     const UpstreamCapabilities& capabilities() const { return capabilities_; }
+    // Whether the open connection is encrypted.
+    bool encrypted() const { return tls_ != nullptr && tls_->handshake_complete(); }
 
-    // Connects, reads the greeting, introduces relayguard with EHLO (HELO when EHLO is refused) and, when
-    // configured and offered, XCLIENT; then reports upstream_ready().
-    void open(const policy::Config& config, std::string_view hostname, const ClientIdentity& client);
+    // Connects, reads the greeting, introduces relayguard with EHLO (HELO when EHLO is refused), starts
+    // TLS when configured and, when configured and offered, sends XCLIENT; then reports upstream_ready().
+    // `tls` is the upstream TLS context, built once per configuration; null means clear text only, and
+    // is a failure when config.upstream.tls asks for TLS. `config` must outlive the link's use of it (the
+    // session holds it).
+    void open(const policy::Config& config, std::string_view hostname, const ClientIdentity& client,
+              std::shared_ptr<const TlsClientContext> tls);
     // Sends one command line (no line end) and reports the reply.
     void command(std::string_view line);
     // Streams message content (already canonical) and reports upstream_wrote().
@@ -72,14 +93,42 @@ public:
     void abort();
 
 private:
-    enum class Phase : std::uint8_t { idle, greeting, ehlo, helo, xclient, xclient_ehlo, command };
+    enum class Phase : std::uint8_t {
+        idle,
+        greeting,
+        ehlo,
+        helo,
+        starttls,
+        starttls_accepted, // 220 read; the handshake begins once the reply is consumed
+        tls_handshake,
+        tls_ehlo,
+        xclient,
+        xclient_ehlo,
+        command,
+        body
+    };
+    // What follows once everything handed to transmit() is on the wire.
+    enum class AfterWrite : std::uint8_t { read_reply, report_body, continue_handshake };
 
+    void start_connection();
     void connect(const asio::ip::tcp::resolver::results_type& endpoints);
-    void start_write(std::chrono::milliseconds timeout, bool then_read);
+    void send_line(std::string_view line, Phase phase);
+    // The one writer: plaintext goes straight to the socket, or through the TLS session into raw_out_.
+    void transmit(const char* data, std::size_t size, AfterWrite after, std::chrono::milliseconds timeout);
+    void write_next();
+    void write_socket(const char* data, std::size_t size);
+    void write_done();
+    // The one reader: from the socket into in_ (clear text) or raw_in_ (ciphertext).
     void read_reply(std::chrono::milliseconds timeout);
+    bool decrypt_input();
+    void receive();
     void handle_reply(const ParsedReply& reply);
     void handshake_step(const ParsedReply& reply);
-    void send_line(std::string_view line, Phase phase);
+    void after_ehlo();
+    void begin_tls();
+    void continue_handshake();
+    void tls_impossible(std::string_view why);
+    void become_ready();
     void arm_timer(std::chrono::milliseconds timeout);
     void fail(UpstreamFault fault, std::string_view detail);
     void close_socket();
@@ -91,6 +140,17 @@ private:
     std::unique_ptr<asio::ip::tcp::resolver> resolver_;
     ByteBuffer in_;
     ByteBuffer out_;
+    ByteBuffer raw_in_;  // ciphertext received, not yet taken by the TLS session
+    ByteBuffer raw_out_; // ciphertext to send
+    std::shared_ptr<const TlsClientContext> tls_context_;
+    std::unique_ptr<TlsSession> tls_;
+    const policy::Config* config_ = nullptr;
+    bool clear_text_retry_ = false; // this connection is the clear-text retry after a failed handshake
+    // The write in progress: what is left of the caller's plaintext, and what follows.
+    const char* write_data_ = nullptr;
+    std::size_t write_left_ = 0;
+    AfterWrite after_write_ = AfterWrite::read_reply;
+    std::chrono::milliseconds read_timeout_{0};
     Phase phase_ = Phase::idle;
     bool ready_ = false;
     bool timed_out_ = false;
@@ -101,7 +161,6 @@ private:
     std::chrono::milliseconds command_timeout_{0};
     std::chrono::milliseconds data_timeout_{0};
     std::chrono::milliseconds connect_timeout_{0};
-    bool use_xclient_ = false;
     std::string hostname_;
     ClientIdentity client_;
 };

@@ -392,9 +392,11 @@ class Transaction:
         self.rcpt_tos = []
         self.body = b""
         self.reply = None
+        self.tls = None  # the TLS version the message came over ("TLSv1.2"), None in clear text
 
     def __repr__(self):
-        return (f"Transaction(connection={self.connection}, helo={self.helo!r}, mail_from={self.mail_from!r}, "
+        return (f"Transaction(connection={self.connection}, tls={self.tls}, helo={self.helo!r}, "
+                f"mail_from={self.mail_from!r}, "
                 f"rcpt_tos={self.rcpt_tos!r}, body={self.body[:200]!r}{'...' if len(self.body) > 200 else ''})")
 
 
@@ -409,12 +411,16 @@ class RecordingSink:
 
     Recorded (all under one lock): connections (count, closed count), every command line per
     connection, every completed transaction (helo, mail_from, rcpt_tos, the raw body octets as
-    received between 354 and the final dot, dot-stuffing included) and aborted ones (DATA begun, no
-    final dot before the connection ended).
+    received between 354 and the final dot, dot-stuffing included, and the TLS version it came over)
+    and aborted ones (DATA begun, no final dot before the connection ended).
+
+    tls: (certificate path, key path) to offer STARTTLS. starttls: how to answer it — "ok"; "refuse"
+    (454); "inject" (220 followed by a clear-text reply in the same write, as an attacker in the path
+    would, CVE-2011-0411); "garbage" (220, then answer the handshake with bytes that are not TLS).
     """
 
     def __init__(self, host="127.0.0.1", *, name="sink", hostname="sink.test", xclient=False, smtputf8=False,
-                 vulnerable=False, transcript=None, banner=None, replies=None):
+                 vulnerable=False, transcript=None, banner=None, replies=None, tls=None, starttls="ok"):
         self.host = host
         self.name = name
         self.hostname = hostname
@@ -423,6 +429,9 @@ class RecordingSink:
         self.vulnerable = vulnerable
         self.transcript = transcript
         self.banner = banner or f"220 {hostname} ESMTP RecordingSink"
+        self.tls = tls
+        self.starttls = starttls
+        self.handshakes = 0  # completed TLS handshakes
         # Fixed replies per verb ("MAIL", "RCPT", "DATA", "DOT", ...): a string or a list of lines.
         self.replies = dict(replies or {})
         self._lock = threading.Lock()
@@ -563,6 +572,8 @@ class RecordingSink:
             self.in_data = False
             self.answered = 0
             self.closing = False
+            self.start_tls = False  # STARTTLS was answered 220: the handshake comes next
+            self.tls_version = None
 
     def _send(self, session, lines):
         if isinstance(lines, str):
@@ -582,6 +593,29 @@ class RecordingSink:
         session.answered += 1
         self._send(session, self.replies.get(verb, default))
 
+    def _start_tls(self, session):
+        """The server side of the handshake after 220; False when it failed."""
+        session.start_tls = False
+        if self.starttls == "garbage":
+            self._send(session, "this is not a TLS record")
+            return False
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*self.tls)
+        session.connection.settimeout(scaled(10))
+        try:
+            session.connection = context.wrap_socket(session.connection, server_side=True)
+        except (OSError, ssl.SSLError) as error:
+            self._record("note", session.number, f"(TLS handshake failed: {error})".encode())
+            return False
+        session.connection.settimeout(0.1)
+        session.tls_version = session.connection.version()
+        session.helo = None  # RFC 3207 §4.2: the session starts over
+        session.transaction = None
+        with self._lock:
+            self.handshakes += 1
+        self._record("note", session.number, f"(TLS established: {session.tls_version})".encode())
+        return True
+
     def _serve(self, connection, number):
         session = self._Session(number, connection)
         buffer = b""
@@ -593,7 +627,7 @@ class RecordingSink:
                 return
             while not self._stopping.is_set() and not session.closing:
                 try:
-                    data = connection.recv(65536)
+                    data = session.connection.recv(65536)
                 except socket.timeout:
                     continue
                 except OSError:
@@ -602,13 +636,17 @@ class RecordingSink:
                 if not data:
                     break
                 buffer = self._process(session, buffer + data)
+                if session.start_tls:
+                    buffer = b""  # what came with STARTTLS is not trusted (RFC 3207 §4.2)
+                    if not self._start_tls(session):
+                        break
         finally:
             if session.in_data and session.transaction is not None:
                 session.transaction.body = buffer
                 with self._lock:
                     self._aborted.append(session.transaction)
             try:
-                connection.close()
+                session.connection.close()
             except OSError:
                 pass
             with self._lock:
@@ -630,7 +668,7 @@ class RecordingSink:
         return buffer[:index], buffer[index + 3 :]
 
     def _process(self, session, buffer):
-        while not session.closing:
+        while not session.closing and not session.start_tls:
             if session.in_data:
                 if buffer and self._on_data_octets(session):
                     session.closing = True
@@ -663,8 +701,10 @@ class RecordingSink:
                 self._transactions.append(transaction)
         self._answer(session, "DOT", reply)
 
-    def _ehlo_lines(self, argument):
+    def _ehlo_lines(self, session, argument):
         lines = [f"250-{self.hostname} Hello {argument}", "250-PIPELINING", "250-SIZE 104857600"]
+        if self.tls and session.tls_version is None:
+            lines.append("250-STARTTLS")
         if self.xclient:
             lines.append("250-XCLIENT NAME ADDR PROTO HELO LOGIN")
         if self.smtputf8:
@@ -680,7 +720,7 @@ class RecordingSink:
         if verb in ("EHLO", "HELO"):
             session.helo = argument.strip()
             session.transaction = None
-            self._answer(session, verb, self._ehlo_lines(argument) if verb == "EHLO" else f"250 {self.hostname}")
+            self._answer(session, verb, self._ehlo_lines(session, argument) if verb == "EHLO" else f"250 {self.hostname}")
         elif verb == "XCLIENT" and self.xclient:
             for item in argument.split():
                 key, _, value = item.partition("=")
@@ -696,6 +736,7 @@ class RecordingSink:
                 self._answer(session, verb, "501 5.5.4 Syntax: MAIL FROM:<address>")
             else:
                 session.transaction = Transaction(session.number, session.helo, session.xclient)
+                session.transaction.tls = session.tls_version
                 session.transaction.mail_from = match.group(1)
                 session.transaction.mail_parameters = match.group(2)
                 self._answer(session, verb, "250 2.1.0 Ok")
@@ -717,6 +758,15 @@ class RecordingSink:
                 if first.startswith("354"):
                     session.in_data = True
                 self._answer(session, verb, reply)
+        elif verb == "STARTTLS" and self.tls and session.tls_version is None:
+            if self.starttls == "refuse":
+                self._answer(session, verb, "454 4.7.0 TLS not available due to local problem")
+            elif self.starttls == "inject":
+                self._answer(session, verb, ["220 2.0.0 Ready to start TLS", "250 2.0.0 injected"])
+                session.closing = True  # an attacker's stream: nothing sensible follows
+            else:
+                self._answer(session, verb, "220 2.0.0 Ready to start TLS")
+                session.start_tls = True
         elif verb == "RSET":
             session.transaction = None
             self._answer(session, verb, "250 2.0.0 Ok")

@@ -16,14 +16,26 @@ namespace relayguard::proxy {
 
 class EventLog;
 class TlsServerContext;
+class TlsClientContext;
+
+// The TLS contexts one configuration needs, parsed once: at boot, and again at each reload, so that a
+// bad file is reported before anything uses it.
+struct TlsContexts {
+    std::shared_ptr<const TlsServerContext> listeners; // the <tls> certificate and key; null without <tls>
+    std::shared_ptr<const TlsClientContext> upstream;  // <upstream ca>; null with <upstream tls="none">
+};
+
+// Loads what `config` names. False with one line in `error` (naming the file) when something cannot be
+// used; `contexts` is then left as it was.
+bool load_tls_contexts(const policy::Config& config, TlsContexts& contexts, std::string& error);
 
 class Server {
 public:
     // `hostname`: the name for the greeting and EHLO (the configured identity, or the machine's name).
-    // `tls`: the parsed certificate and key when <tls> is configured (the boot sequence loads it, so a
-    // bad file stops the start with a clear error), else null.
+    // `tls`: what load_tls_contexts() built for `config` (the boot sequence loads it, so a bad file stops
+    // the start with a clear error).
     Server(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
-           std::shared_ptr<const TlsServerContext> tls, EventLog& log);
+           TlsContexts tls, EventLog& log);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -36,8 +48,7 @@ public:
     // transaction within the configured shutdown timeout. `drained` runs once no session is left.
     void shutdown(std::function<void()> drained);
     // New sessions use `config` (and `tls`) from now on; sessions in flight keep theirs.
-    void use_config(std::shared_ptr<const policy::Config> config,
-                    std::shared_ptr<const TlsServerContext> tls);
+    void use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls);
 
     std::size_t session_count() const;
 
