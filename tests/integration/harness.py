@@ -416,7 +416,7 @@ class RecordingSink:
 
     tls: (certificate path, key path) to offer STARTTLS. starttls: how to answer it — "ok"; "refuse"
     (454); "inject" (220 followed by a clear-text reply in the same write, as an attacker in the path
-    would, CVE-2011-0411); "garbage" (220, then answer the handshake with bytes that are not TLS).
+    would, CVE-2011-0411); "garbage" (220, then answer the ClientHello with bytes that are not TLS).
     """
 
     def __init__(self, host="127.0.0.1", *, name="sink", hostname="sink.test", xclient=False, smtputf8=False,
@@ -597,6 +597,13 @@ class RecordingSink:
         """The server side of the handshake after 220; False when it failed."""
         session.start_tls = False
         if self.starttls == "garbage":
+            # Answer the ClientHello (not before it: then the bytes would be clear text after the 220).
+            session.connection.settimeout(scaled(10))
+            try:
+                hello = session.connection.recv(65536)
+            except OSError:
+                return False
+            self._record(">>", session.number, hello)
             self._send(session, "this is not a TLS record")
             return False
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
