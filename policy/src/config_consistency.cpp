@@ -8,6 +8,13 @@ std::string endpoint_text(const std::string& host, std::uint16_t port) {
     return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+std::string listener_text(const ListenConfig& listener) {
+    if (listener.follows_interface()) {
+        return "port " + std::to_string(listener.port) + " on every address of " + listener.interface;
+    }
+    return endpoint_text(listener.address, listener.port);
+}
+
 bool is_wildcard(const std::string& address) {
     return address == "0.0.0.0" || address == "::";
 }
@@ -72,8 +79,7 @@ void check_listener_collisions(const config_detail::ConfigDraft& draft, config_d
         for (std::size_t earlier = 0; earlier < later; ++earlier) {
             if (collide(listeners[earlier], listeners[later])) {
                 log.error(listeners[later].line, "<listen>",
-                          endpoint_text(listeners[later].address, listeners[later].port) +
-                              " is already taken by the <listen> at line " +
+                          listener_text(listeners[later]) + " is already taken by the <listen> at line " +
                               std::to_string(listeners[earlier].line));
                 break;
             }

@@ -34,6 +34,8 @@ constexpr SectionReader section_readers[] = {
     {"limits", config_detail::read_limits_section, false},
     {"data", config_detail::read_data_section, false},
     {"log", config_detail::read_log_section, false},
+    {"run", config_detail::read_run_section, false},
+    {"watchdog", config_detail::read_watchdog_section, false},
 };
 
 std::string section_names() {

@@ -18,6 +18,10 @@ void read_limits_section(const tinyxml2::XMLElement& element, ConfigDraft& draft
 void read_data_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);
 void read_log_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);
 
+// Platform: how the process runs on the appliance.
+void read_run_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);
+void read_watchdog_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);
+
 // Access: who may connect, relay and authenticate.
 void read_clients_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);
 void read_relay_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);

@@ -50,9 +50,12 @@ void read_listen_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
 
     ListenConfig listener;
     listener.line = element.line();
-    element.read("address", listener.address, local::parse_listen_address, true);
+    element.read("address", listener.address, local::parse_listen_address);
     element.read("port", listener.port, parse_port_value);
     element.read("interface", listener.interface, parse_interface_name_value);
+    if (!element.attribute("address") && !element.attribute("interface")) {
+        element.error("needs an address, an interface, or both (interface alone: every address it has)");
+    }
     const bool tls_given = element.read("tls", listener.tls,
                                         one_of<ListenTls>({{"none", ListenTls::none},
                                                            {"starttls", ListenTls::starttls},

@@ -19,13 +19,18 @@ enum class UpstreamTls : std::uint8_t { none, starttls, required };
 enum class BareNewline : std::uint8_t { reject, normalize };
 enum class LogTarget : std::uint8_t { stderr_stream, syslog };
 enum class LogLevel : std::uint8_t { debug, info, warning, error };
+enum class WatchdogMode : std::uint8_t { automatic, device, systemd, procd, none };
 
 struct ListenConfig {
-    std::string address; // a literal IPv4/IPv6 address ("0.0.0.0", "::")
+    // A literal IPv4/IPv6 address ("0.0.0.0", "::"); empty when the listener follows `interface`: it then
+    // listens on every address that interface has, as addresses come and go.
+    std::string address;
     std::uint16_t port = 25;
     std::string interface;           // optional <listen interface="lan">
     ListenTls tls = ListenTls::none; // default starttls when <tls> is configured
     int line = 0;                    // where it was declared, for later messages
+
+    bool follows_interface() const { return address.empty(); }
 };
 
 struct UpstreamConfig {
@@ -82,6 +87,22 @@ struct LogConfig {
     LogLevel level = LogLevel::info;
 };
 
+// <run>: how the process runs once its listeners are bound.
+struct RunConfig {
+    std::string user;     // drop privileges to this account; empty: keep running as started
+    std::string group;    // and this group; empty: the user's primary group
+    std::string pid_file; // written at start, removed at exit; empty: none
+};
+
+// <watchdog>: who resets the box when relayguard's event loop hangs.
+struct WatchdogConfig {
+    // automatic: systemd's WatchdogSec= when running under it, procd's service watchdog when the init
+    // script configured one, otherwise none. The device is only used when named.
+    WatchdogMode backend = WatchdogMode::automatic;
+    std::string device = "/dev/watchdog";
+    std::chrono::milliseconds timeout{std::chrono::seconds(30)}; // the device's; systemd and procd set theirs
+};
+
 struct Config {
     std::string source; // the file it came from, or "(embedded default)"
     std::vector<ListenConfig> listeners;
@@ -96,6 +117,8 @@ struct Config {
     LimitsConfig limits;
     BareNewline bare_newline = BareNewline::reject;
     LogConfig log;
+    RunConfig run;
+    WatchdogConfig watchdog;
 };
 
 } // namespace relayguard::policy
