@@ -2,7 +2,12 @@
 // A watchdog that resets the box when relayguard's event loop stops feeding it. Shaped after Zephyr's
 // watchdog API: start with a timeout, feed, stop, and whether the last reset was the watchdog's doing.
 // Errors are values, not exceptions: a watchdog that cannot start must not take the mail flow with it.
+//
+// The back-ends (one source file each): none (common/), the kernel's device, systemd's notify socket and
+// procd's per-service watchdog (linux/), and a simulated one whose expiry really runs a reset path (sim/).
+// Which one runs is the boot sequence's choice (choose_watchdog_backend below), never an #if.
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,5 +36,30 @@ public:
 
 // backend="none": accepts every call and never resets anything.
 std::unique_ptr<Watchdog> make_null_watchdog();
+
+// <watchdog backend="…">.
+enum class WatchdogBackend : std::uint8_t { automatic, device, systemd, procd, none };
+const char* to_string(WatchdogBackend backend); // "auto", "device", ...
+
+// What the choice of back-end depends on, read from the process environment once at boot (tests build
+// their own).
+struct ServiceEnvironment {
+    std::string notify_socket;       // $NOTIFY_SOCKET; empty when not under systemd's notify protocol
+    std::uint64_t watchdog_usec = 0; // $WATCHDOG_USEC; 0 when systemd's WatchdogSec= is not set
+    // $WATCHDOG_PID: when set and not this process's pid, the watchdog belongs to someone else.
+    std::int64_t watchdog_pid = 0;
+    std::int64_t own_pid = 0;
+    // procd's per-service watchdog, as the shipped init script passes it: the service and instance
+    // names to ping, and the timeout it configured (procd_set_param watchdog 1 <seconds>).
+    std::string procd_service;                // $RELAYGUARD_PROCD_SERVICE
+    std::string procd_instance;               // $RELAYGUARD_PROCD_INSTANCE
+    std::uint32_t procd_watchdog_seconds = 0; // $RELAYGUARD_PROCD_WATCHDOG
+};
+ServiceEnvironment read_service_environment();
+
+// What "auto" means here: systemd when NOTIFY_SOCKET and WATCHDOG_USEC are set for this process, procd
+// when its init script configured a service watchdog, otherwise none. Any other backend is returned as
+// given: the device is used only when named.
+WatchdogBackend choose_watchdog_backend(WatchdogBackend configured, const ServiceEnvironment& environment);
 
 } // namespace relayguard::hal
