@@ -10,7 +10,8 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
-#include <list>
+#include <algorithm>
+#include <optional>
 #include <sys/socket.h>
 #include <unordered_map>
 #include <unordered_set>
@@ -44,18 +45,18 @@ public:
          TlsContexts tls, EventLog& log)
         : io_(io), config_(std::move(config)), tls_(std::move(tls)), hostname_(std::move(hostname)),
           log_(log), pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks),
-          auth_failures_(config_->auth.max_failures, config_->auth.lockout),
+          auth_failures_(
+              std::make_unique<AuthFailureTracker>(config_->auth.max_failures, config_->auth.lockout)),
           password_checker_([&io](std::function<void()> job) { asio::post(io, std::move(job)); }),
           shutdown_timer_(io) {}
 
-    std::vector<std::string> open_listeners();
+    std::vector<std::string> set_listeners(const std::vector<ListenerSpec>& specs);
     void start();
     void shutdown(std::function<void()> drained);
-    void use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls) {
-        config_ = std::move(config);
-        tls_ = std::move(tls);
-    }
+    void close_all();
+    void use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls, std::string hostname);
     std::size_t session_count() const { return sessions_.size(); }
+    std::size_t listener_count() const { return listeners_.size(); }
 
     asio::io_context& io() override { return io_; }
     BufferPool& pool() override { return pool_; }
@@ -64,20 +65,26 @@ public:
     bool upstream_offers_smtputf8() const override { return upstream_smtputf8_; }
     std::shared_ptr<const TlsServerContext> tls_context() const override { return tls_.listeners; }
     std::shared_ptr<const TlsClientContext> upstream_tls_context() const override { return tls_.upstream; }
-    AuthFailureTracker& auth_failures() override { return auth_failures_; }
+    AuthFailureTracker& auth_failures() override { return *auth_failures_; }
     PasswordChecker& password_checker() override { return password_checker_; }
     void note_upstream_smtputf8(bool offered) override { upstream_smtputf8_ = offered; }
     void session_ended(ClientSession& session) override;
 
 private:
+    // Held by shared_ptr: the accept and pause handlers keep their listener alive after a reload or an
+    // address change removed it, until they have seen it closed.
     struct Listener {
+        Listener(asio::io_context& io, ListenerSpec listener_spec)
+            : acceptor(io), spec(std::move(listener_spec)), pause(io) {}
         asio::ip::tcp::acceptor acceptor;
-        std::string name; // "127.0.0.1:2525"
-        policy::ListenTls tls;
-        std::unique_ptr<asio::steady_timer> pause;
+        ListenerSpec spec;
+        asio::steady_timer pause;
+        bool closed = false;
     };
 
-    void accept(Listener& listener);
+    std::optional<std::string> open_listener(Listener& listener);
+    void close_listener(Listener& listener);
+    void accept(const std::shared_ptr<Listener>& listener);
     void admit(asio::ip::tcp::socket socket, policy::ListenTls tls);
     void check_drained();
 
@@ -87,9 +94,10 @@ private:
     std::string hostname_;
     EventLog& log_;
     BufferPool pool_;
-    AuthFailureTracker auth_failures_;
+    std::unique_ptr<AuthFailureTracker> auth_failures_;
     PasswordChecker password_checker_;
-    std::list<Listener> listeners_;
+    std::vector<std::shared_ptr<Listener>> listeners_;
+    bool started_ = false;
     std::unordered_set<ClientSession*> sessions_;
     std::size_t counted_sessions_ = 0;
     std::unordered_map<std::string, unsigned> sessions_per_client_;
@@ -99,72 +107,123 @@ private:
     asio::steady_timer shutdown_timer_;
 };
 
-std::vector<std::string> Server::Impl::open_listeners() {
+std::optional<std::string> Server::Impl::open_listener(Listener& listener) {
+    const ListenerSpec& spec = listener.spec;
+    asio::error_code error;
+    const asio::ip::address address = asio::ip::make_address(spec.address, error);
+    const asio::ip::tcp::endpoint endpoint(address, spec.port);
+    asio::ip::tcp::acceptor& acceptor = listener.acceptor;
+    if (!error) {
+        acceptor.open(endpoint.protocol(), error);
+    }
+    if (!error) {
+        acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
+    }
+    if (!error && !spec.interface.empty()) {
+        // Pin the listener to its interface, so it never answers on another one.
+        if (setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, spec.interface.c_str(),
+                       static_cast<socklen_t>(spec.interface.size())) != 0) {
+            error.assign(errno, asio::error::get_system_category());
+        }
+    }
+    if (!error) {
+        acceptor.bind(endpoint, error);
+    }
+    if (!error) {
+        acceptor.listen(asio::socket_base::max_listen_connections, error);
+    }
+    if (error) {
+        asio::error_code ignored;
+        acceptor.close(ignored);
+        return "cannot listen on " + spec.name() + ": " + error.message();
+    }
+    return std::nullopt;
+}
+
+void Server::Impl::close_listener(Listener& listener) {
+    listener.closed = true;
+    asio::error_code ignored;
+    listener.acceptor.close(ignored);
+    listener.pause.cancel();
+}
+
+std::vector<std::string> Server::Impl::set_listeners(const std::vector<ListenerSpec>& specs) {
     std::vector<std::string> problems;
-    for (const policy::ListenConfig& listen : config_->listeners) {
-        const std::string name =
-            (listen.address.find(':') != std::string::npos ? "[" + listen.address + "]" : listen.address) +
-            ":" + std::to_string(listen.port);
-        asio::error_code error;
-        const asio::ip::address address = asio::ip::make_address(listen.address, error);
-        asio::ip::tcp::acceptor acceptor(io_);
-        const asio::ip::tcp::endpoint endpoint(address, listen.port);
-        if (!error) {
-            acceptor.open(endpoint.protocol(), error);
-        }
-        if (!error) {
-            acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
-        }
-        if (!error && !listen.interface.empty()) {
-            // Pin the listener to its interface, so it never answers on another one.
-            if (setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, listen.interface.c_str(),
-                           static_cast<socklen_t>(listen.interface.size())) != 0) {
-                error.assign(errno, asio::error::get_system_category());
-            }
-        }
-        if (!error) {
-            acceptor.bind(endpoint, error);
-        }
-        if (!error) {
-            acceptor.listen(asio::socket_base::max_listen_connections, error);
-        }
-        if (error) {
-            problems.push_back("cannot listen on " + name + ": " + error.message());
+    std::vector<std::shared_ptr<Listener>> kept;
+    for (const std::shared_ptr<Listener>& listener : listeners_) {
+        const auto wanted = std::find_if(specs.begin(), specs.end(), [&](const ListenerSpec& spec) {
+            return spec.same_socket(listener->spec);
+        });
+        if (wanted == specs.end()) {
+            close_listener(*listener);
+            log_.info("no longer listening on " + listener->spec.name());
             continue;
         }
-        listeners_.push_back(
-            Listener{std::move(acceptor), name, listen.tls, std::make_unique<asio::steady_timer>(io_)});
+        listener->spec.tls = wanted->tls;
+        kept.push_back(listener);
+    }
+    listeners_ = std::move(kept);
+    for (const ListenerSpec& spec : specs) {
+        const bool open = std::any_of(listeners_.begin(), listeners_.end(),
+                                      [&](const auto& listener) { return listener->spec.same_socket(spec); });
+        if (open || stopping_) {
+            continue;
+        }
+        auto listener = std::make_shared<Listener>(io_, spec);
+        if (const std::optional<std::string> problem = open_listener(*listener)) {
+            problems.push_back(*problem);
+            continue;
+        }
+        listeners_.push_back(listener);
+        if (started_) {
+            log_.info("listening on " + spec.name());
+            accept(listener);
+        }
     }
     return problems;
 }
 
 void Server::Impl::start() {
-    for (Listener& listener : listeners_) {
-        log_.info("listening on " + listener.name);
+    started_ = true;
+    for (const std::shared_ptr<Listener>& listener : listeners_) {
+        log_.info("listening on " + listener->spec.name());
         accept(listener);
     }
 }
 
-void Server::Impl::accept(Listener& listener) {
-    listener.acceptor.async_accept(
-        [this, &listener](const asio::error_code& error, asio::ip::tcp::socket socket) {
-            if (stopping_ || error == asio::error::operation_aborted) {
+void Server::Impl::accept(const std::shared_ptr<Listener>& listener) {
+    listener->acceptor.async_accept(
+        [this, listener](const asio::error_code& error, asio::ip::tcp::socket socket) {
+            if (stopping_ || listener->closed || error == asio::error::operation_aborted) {
                 return;
             }
             if (error) {
                 // Out of descriptors or memory: wait a moment instead of spinning on the same error.
-                log_.warning("accept on " + listener.name + ": " + error.message());
-                listener.pause->expires_after(server_detail::accept_pause);
-                listener.pause->async_wait([this, &listener](const asio::error_code& wait_error) {
-                    if (!wait_error && !stopping_) {
+                log_.warning("accept on " + listener->spec.name() + ": " + error.message());
+                listener->pause.expires_after(server_detail::accept_pause);
+                listener->pause.async_wait([this, listener](const asio::error_code& wait_error) {
+                    if (!wait_error && !stopping_ && !listener->closed) {
                         accept(listener);
                     }
                 });
                 return;
             }
-            admit(std::move(socket), listener.tls);
+            admit(std::move(socket), listener->spec.tls);
             accept(listener);
         });
+}
+
+void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls,
+                              std::string hostname) {
+    const policy::AuthConfig& before = config_->auth;
+    const policy::AuthConfig& after = config->auth;
+    if (before.max_failures != after.max_failures || before.lockout != after.lockout) {
+        // The tracker's bookkeeping depends on both; counts made under the old limits do not carry over.
+        auth_failures_ = std::make_unique<AuthFailureTracker>(after.max_failures, after.lockout);
+    }
+    config_ = std::move(config);
+    tls_ = std::move(tls);
+    hostname_ = std::move(hostname);
 }
 
 void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
@@ -184,7 +243,7 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
     std::string refusal_line; // holds a refusal that names the host
     if (!config_->clients.allows(client)) {
         refusal = replies::access_denied;
-    } else if (auth_failures_.locked_out(client, std::chrono::steady_clock::now())) {
+    } else if (auth_failures_->locked_out(client, std::chrono::steady_clock::now())) {
         refusal_line = "421 4.7.0 " + hostname_ + " Too many authentication failures\r\n";
         refusal = refusal_line;
     } else if (counted_sessions_ >= limits.max_connections ||
@@ -229,10 +288,8 @@ void Server::Impl::session_ended(ClientSession& session) {
 void Server::Impl::shutdown(std::function<void()> drained) {
     stopping_ = true;
     drained_ = std::move(drained);
-    for (Listener& listener : listeners_) {
-        asio::error_code ignored;
-        listener.acceptor.close(ignored);
-        listener.pause->cancel();
+    for (const std::shared_ptr<Listener>& listener : listeners_) {
+        close_listener(*listener);
     }
     log_.info("stopping: " + std::to_string(sessions_.size()) + " sessions open");
     // drain() may end a session (and so change the set): work on a copy of strong references.
@@ -249,18 +306,23 @@ void Server::Impl::shutdown(std::function<void()> drained) {
         if (error) {
             return;
         }
-        std::vector<std::shared_ptr<ClientSession>> remaining;
-        for (ClientSession* session : sessions_) {
-            remaining.push_back(session->shared_from_this());
+        if (!sessions_.empty()) {
+            log_.warning("shutdown time-out: closing " + std::to_string(sessions_.size()) + " sessions");
         }
-        if (!remaining.empty()) {
-            log_.warning("shutdown time-out: closing " + std::to_string(remaining.size()) + " sessions");
-        }
-        for (const auto& session : remaining) {
-            session->close_now();
-        }
+        close_all();
     });
     asio::post(io_, [this] { check_drained(); });
+}
+
+void Server::Impl::close_all() {
+    // close_now() may end a session (and so change the set): work on a copy of strong references.
+    std::vector<std::shared_ptr<ClientSession>> remaining;
+    for (ClientSession* session : sessions_) {
+        remaining.push_back(session->shared_from_this());
+    }
+    for (const auto& session : remaining) {
+        session->close_now();
+    }
 }
 
 void Server::Impl::check_drained() {
@@ -271,6 +333,29 @@ void Server::Impl::check_drained() {
     auto drained = std::move(drained_);
     drained_ = nullptr;
     drained();
+}
+
+std::string ListenerSpec::name() const {
+    std::string text = address.find(':') != std::string::npos ? "[" + address + "]" : address;
+    text += ":" + std::to_string(port);
+    if (!interface.empty()) {
+        text += "%" + interface;
+    }
+    return text;
+}
+
+bool ListenerSpec::same_socket(const ListenerSpec& other) const {
+    return address == other.address && port == other.port && interface == other.interface;
+}
+
+std::vector<ListenerSpec> fixed_listener_specs(const policy::Config& config) {
+    std::vector<ListenerSpec> specs;
+    for (const policy::ListenConfig& listen : config.listeners) {
+        if (!listen.follows_interface()) {
+            specs.push_back(ListenerSpec{listen.address, listen.port, listen.interface, listen.tls});
+        }
+    }
+    return specs;
 }
 
 bool load_tls_contexts(const policy::Config& config, TlsContexts& contexts, std::string& error) {
@@ -299,8 +384,12 @@ Server::Server(asio::io_context& io, std::shared_ptr<const policy::Config> confi
 
 Server::~Server() = default;
 
-std::vector<std::string> Server::open_listeners() {
-    return impl_->open_listeners();
+std::vector<std::string> Server::set_listeners(const std::vector<ListenerSpec>& specs) {
+    return impl_->set_listeners(specs);
+}
+
+std::size_t Server::listener_count() const {
+    return impl_->listener_count();
 }
 
 void Server::start() {
@@ -311,8 +400,12 @@ void Server::shutdown(std::function<void()> drained) {
     impl_->shutdown(std::move(drained));
 }
 
-void Server::use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls) {
-    impl_->use_config(std::move(config), std::move(tls));
+void Server::close_all() {
+    impl_->close_all();
+}
+
+void Server::use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls, std::string hostname) {
+    impl_->use_config(std::move(config), std::move(tls), std::move(hostname));
 }
 
 std::size_t Server::session_count() const {

@@ -29,6 +29,24 @@ struct TlsContexts {
 // used; `contexts` is then left as it was.
 bool load_tls_contexts(const policy::Config& config, TlsContexts& contexts, std::string& error);
 
+// One socket to listen on. The boot sequence turns the configuration's <listen> elements into these,
+// resolving the ones that follow an interface into that interface's addresses of the moment.
+struct ListenerSpec {
+    std::string address; // a literal address, "0.0.0.0" and "::" included
+    std::uint16_t port = 25;
+    std::string interface; // pinned with SO_BINDTODEVICE when not empty
+    policy::ListenTls tls = policy::ListenTls::none;
+
+    // "127.0.0.1:25", "[::1]:25", "192.0.2.1:25%lan1"
+    std::string name() const;
+    // The same socket: address, port and interface (tls may change in place).
+    bool same_socket(const ListenerSpec& other) const;
+};
+
+// The listener specs of the <listen> elements that name an address (the ones that follow an interface
+// are the boot sequence's to resolve).
+std::vector<ListenerSpec> fixed_listener_specs(const policy::Config& config);
+
 class Server {
 public:
     // `hostname`: the name for the greeting and EHLO (the configured identity, or the machine's name).
@@ -40,15 +58,23 @@ public:
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Binds every configured listener; returns one message per listener that could not be opened.
-    std::vector<std::string> open_listeners();
-    // Starts accepting on the opened listeners.
+    // Makes the listening sockets exactly `specs`: sockets already open for a spec stay as they are (no
+    // connection waiting in their backlog is lost), sockets no spec names are closed (sessions they
+    // accepted go on), and new ones are bound. Returns one message per spec that could not be bound;
+    // the others are open all the same. After start(), new sockets accept at once.
+    std::vector<std::string> set_listeners(const std::vector<ListenerSpec>& specs);
+    // Starts accepting on the listeners.
     void start();
+    std::size_t listener_count() const;
     // Stops accepting; idle sessions are closed with 421 at once, the others may finish their current
     // transaction within the configured shutdown timeout. `drained` runs once no session is left.
     void shutdown(std::function<void()> drained);
-    // New sessions use `config` (and `tls`) from now on; sessions in flight keep theirs.
-    void use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls);
+    // Closes every session at once (a second SIGTERM while draining); messages in flight are dropped
+    // without their final dot, so the upstream discards them and the clients retry.
+    void close_all();
+    // New sessions use `config` (and `tls`, and `hostname`) from now on; sessions in flight keep theirs.
+    // The AUTH failure counts are kept unless max-failures or lockout changed.
+    void use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls, std::string hostname);
 
     std::size_t session_count() const;
 
