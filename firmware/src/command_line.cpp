@@ -1,5 +1,6 @@
 #include "command_line.hpp"
 
+#include "probe_options.hpp"
 #include "version.hpp"
 
 #include <relayguard/proxy/build_info.hpp>
@@ -16,8 +17,16 @@ void print_usage(std::ostream& out) {
            "SMTP relay guard: sits in front of a mail server and lets only policy-approved mail through.\n"
            "\n"
            "commands:\n"
-           "  run [-c FILE]              run the proxy in the foreground (the embedded default\n"
-           "                             configuration without -c); SIGTERM or SIGINT stop it\n"
+           "  run [-c FILE] [--pid-file FILE]\n"
+           "                             run the proxy in the foreground (the embedded default\n"
+           "                             configuration without -c); SIGHUP reloads the configuration,\n"
+           "                             SIGTERM or SIGINT stop it\n"
+           "  reload [-c FILE] [--pid-file FILE | --pid PID]\n"
+           "                             check FILE, then make the running relayguard reload it\n"
+           "                             (the pid file defaults to FILE's <run pid-file>)\n"
+           "  probe HOST[:PORT] [options]\n"
+           "                             try to relay through a server as nmap and Nessus do, and\n"
+           "                             more; exit 1 when it relays (see relayguard probe --help)\n"
            "  check-config [-c FILE]     validate the configuration (the embedded default without -c);\n"
            "                             prints \"configuration OK\" and any warnings, or every error\n"
            "  passwd [--iterations N]    read a password from standard input, print its PBKDF2 hash\n"
@@ -43,6 +52,16 @@ int run_command_line(int argc, char** argv) {
     const std::vector<std::string> args(argv + 2, argv + argc);
     if (command == "run") {
         return run_command(args, std::cerr);
+    }
+    if (command == "probe") {
+        if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+            print_probe_usage(std::cout);
+            return exit_ok;
+        }
+        return probe_command(args, std::cout, std::cerr);
+    }
+    if (command == "reload") {
+        return reload_command(args, std::cout, std::cerr);
     }
     if (command == "check-config") {
         return check_config_command(args, std::cout, std::cerr);

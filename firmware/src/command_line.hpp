@@ -17,6 +17,8 @@ int run_command_line(int argc, char** argv);
 int check_config_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int passwd_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int run_command(const std::vector<std::string>& args, std::ostream& err);
+int probe_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int reload_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int version_command(std::ostream& out);
 void print_usage(std::ostream& out);
 

@@ -1,0 +1,527 @@
+// `relayguard probe HOST[:PORT]`: is this server an open relay? Connects as an ordinary client and tries
+// the relay battery (probe_battery.hpp) one form after another, each after RSET, then the separate
+// checks: AUTH offered before TLS, STARTTLS command injection, and (only when asked, to a recipient the
+// operator names) which SMTP smuggling endings the server takes as the end of a message.
+#include "command_line.hpp"
+#include "probe_battery.hpp"
+#include "probe_connection.hpp"
+#include "probe_options.hpp"
+#include "probe_report.hpp"
+
+#include <relayguard/policy/base64.hpp>
+#include <relayguard/proxy/reply_parser.hpp>
+#include <relayguard/proxy/tls_context.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+namespace relayguard::firmware {
+namespace probe_command_detail {
+
+constexpr int exit_relays = 1;
+constexpr int exit_probe_failed = 2;
+// How long to listen for answers nobody asked for (an injected command, smuggled commands).
+constexpr std::chrono::milliseconds unsolicited_wait{1500};
+// A server may close after a number of refusals (Postfix: smtpd_hard_error_limit) and say 421 first;
+// the probe reconnects that often at most before it gives up.
+constexpr unsigned max_reconnects = 10;
+
+// What an EHLO reply offers, read by the same code that reads the upstream's.
+proxy::UpstreamCapabilities capabilities_of(const SmtpReply& reply) {
+    proxy::ParsedReply parsed;
+    parsed.status = proxy::ParsedReply::Status::complete;
+    parsed.code = reply.code;
+    parsed.line_count = std::min(reply.lines.size(), proxy::max_reply_lines);
+    for (std::size_t index = 0; index < parsed.line_count; ++index) {
+        parsed.lines[index] = reply.lines[index];
+    }
+    return proxy::parse_ehlo_capabilities(parsed);
+}
+
+// The first word of the greeting's text: "220 mx.example.com ESMTP" gives "mx.example.com".
+std::string greeting_name(const SmtpReply& greeting) {
+    if (greeting.lines.empty()) {
+        return {};
+    }
+    const std::string& text = greeting.lines.front();
+    return text.substr(0, text.find(' '));
+}
+
+class Prober {
+public:
+    Prober(const ProbeOptions& options, ProbeReport& report) : options_(options), report_(report) {}
+
+    int run();
+
+private:
+    bool open_session(std::string& error);
+    std::optional<SmtpReply> command(const std::string& line, std::string& error);
+    void pause() const;
+    int fail(const std::string& why);
+    bool relay_battery(std::string& error);
+    bool relay_attempt(const RelayForm& form, ProbeAttempt& attempt, std::string& error);
+    void auth_before_tls_check();
+    bool injection_check(std::string& error);
+    bool smuggling_check(std::string& error);
+    bool smuggling_attempt(const SmugglingForm& form, ProbeAttempt& attempt, std::string& error);
+
+    const ProbeOptions& options_;
+    ProbeReport& report_;
+    ProbeConnection connection_;
+    std::shared_ptr<const proxy::TlsClientContext> tls_context_;
+    proxy::UpstreamCapabilities first_capabilities_; // from the first EHLO, before any TLS
+    bool first_session_ = true;
+    std::string server_name_;
+    unsigned reconnects_ = 0;
+};
+
+int Prober::fail(const std::string& why) {
+    report_.exit_status = exit_probe_failed;
+    report_.failure = why;
+    return exit_probe_failed;
+}
+
+void Prober::pause() const {
+    if (options_.pace.count() > 0) {
+        std::this_thread::sleep_for(options_.pace);
+    }
+}
+
+std::optional<SmtpReply> Prober::command(const std::string& line, std::string& error) {
+    pause();
+    if (std::optional<std::string> failure = connection_.send(line + "\r\n")) {
+        error = *failure + " (sending " + line.substr(0, line.find(' ')) + ")";
+        return std::nullopt;
+    }
+    std::optional<SmtpReply> reply = connection_.read_reply(error);
+    if (!reply) {
+        error += " (after " + line.substr(0, line.find(' ')) + ")";
+    }
+    return reply;
+}
+
+bool Prober::open_session(std::string& error) {
+    if (std::optional<std::string> failure =
+            connection_.open(options_.host, options_.port, options_.source, options_.timeout)) {
+        error = *failure;
+        return false;
+    }
+    if (options_.tls == ProbeTls::implicit) {
+        if (std::optional<std::string> failure = connection_.start_tls(tls_context_, options_.host)) {
+            error = *failure;
+            return false;
+        }
+    }
+    std::optional<SmtpReply> greeting = connection_.read_reply(error);
+    if (!greeting) {
+        error += " (waiting for the greeting)";
+        return false;
+    }
+    if (greeting->code != 220) {
+        error = "the server refused the session: " + greeting->summary();
+        return false;
+    }
+    std::optional<SmtpReply> ehlo = command("EHLO " + options_.helo, error);
+    if (!ehlo) {
+        return false;
+    }
+    if (ehlo->code_class() != 2) {
+        error = "EHLO refused: " + ehlo->summary();
+        return false;
+    }
+    proxy::UpstreamCapabilities capabilities = capabilities_of(*ehlo);
+    if (first_session_) {
+        first_capabilities_ = capabilities;
+        report_.greeting = greeting->summary();
+        server_name_ = options_.server_name.empty() ? greeting_name(*greeting) : options_.server_name;
+        if (server_name_.empty()) {
+            server_name_ = options_.host;
+        }
+    }
+    if (options_.tls == ProbeTls::starttls) {
+        if (!capabilities.starttls) {
+            error = "STARTTLS was asked for and the server does not offer it";
+            return false;
+        }
+        std::optional<SmtpReply> ready = command("STARTTLS", error);
+        if (!ready) {
+            return false;
+        }
+        if (ready->code != 220) {
+            error = "STARTTLS refused: " + ready->summary();
+            return false;
+        }
+        if (std::optional<std::string> failure = connection_.start_tls(tls_context_, options_.host)) {
+            error = *failure;
+            return false;
+        }
+        ehlo = command("EHLO " + options_.helo, error);
+        if (!ehlo || ehlo->code_class() != 2) {
+            error = ehlo ? "EHLO after STARTTLS refused: " + ehlo->summary() : error;
+            return false;
+        }
+    }
+    if (first_session_) {
+        const std::string mode = options_.tls == ProbeTls::implicit ? "implicit " : "STARTTLS ";
+        report_.tls = connection_.encrypted() ? mode + connection_.tls_description() : "none";
+    }
+    if (!options_.login.empty()) {
+        const std::string response = policy::base64_encode(std::string(1, '\0') + options_.login +
+                                                               std::string(1, '\0') + options_.password,
+                                                           policy::Padding::required);
+        pause();
+        // The credentials go out once per session and are never logged or printed.
+        if (std::optional<std::string> failure = connection_.send("AUTH PLAIN " + response + "\r\n")) {
+            error = *failure + " (sending AUTH)";
+            return false;
+        }
+        std::optional<SmtpReply> auth = connection_.read_reply(error);
+        if (!auth) {
+            return false;
+        }
+        if (auth->code != 235) {
+            error = "authentication as " + options_.login + " failed: " + auth->summary();
+            return false;
+        }
+        report_.login = options_.login;
+    }
+    first_session_ = false;
+    return true;
+}
+
+bool Prober::relay_attempt(const RelayForm& form, ProbeAttempt& attempt, std::string& error) {
+    attempt = ProbeAttempt{"relay", form.name, form.origin, form.mail_from, form.rcpt_to, "",
+                           "",      "",        "",          "refused"};
+    std::optional<SmtpReply> reply = command("RSET", error);
+    if (!reply) {
+        return false;
+    }
+    reply = command("MAIL FROM:" + form.mail_from, error);
+    if (!reply) {
+        return false;
+    }
+    attempt.mail_reply = reply->summary();
+    if (reply->code == 421) {
+        error = "421";
+        return false;
+    }
+    if (reply->code_class() != 2) {
+        return true;
+    }
+    reply = command("RCPT TO:" + form.rcpt_to, error);
+    if (!reply) {
+        return false;
+    }
+    attempt.rcpt_reply = reply->summary();
+    if (reply->code == 421) {
+        error = "421";
+        return false;
+    }
+    if (reply->code_class() != 2) {
+        return true;
+    }
+    if (!options_.data) {
+        attempt.verdict = "relayed";
+        return true;
+    }
+    // As Nessus does: some servers accept any recipient and refuse at DATA.
+    reply = command("DATA", error);
+    if (!reply) {
+        return false;
+    }
+    attempt.data_reply = reply->summary();
+    if (reply->code_class() != 3) {
+        return true;
+    }
+    attempt.verdict = "relayed";
+    if (!options_.send) {
+        // Without a final dot the server discards the message: hang up and start a fresh session.
+        connection_.close();
+        return open_session(error);
+    }
+    pause();
+    const std::string body = "Subject: relayguard probe relay test (" + form.name +
+                             ")\r\n\r\nThis message was sent by relayguard probe to test whether this server "
+                             "relays mail.\r\n.\r\n";
+    if (std::optional<std::string> failure = connection_.send(body)) {
+        error = *failure;
+        return false;
+    }
+    reply = connection_.read_reply(error);
+    if (!reply) {
+        return false;
+    }
+    attempt.final_reply = reply->summary();
+    return true;
+}
+
+bool Prober::relay_battery(std::string& error) {
+    BatteryTargets targets{options_.from_domain, options_.to_domain, server_name_, connection_.peer_address(),
+                           options_.local_domain};
+    const std::vector<RelayForm> forms = relay_forms(targets);
+    unsigned relayed = 0;
+    std::string deciding_reply;
+    for (const RelayForm& form : forms) {
+        ProbeAttempt attempt;
+        std::string failure;
+        while (!relay_attempt(form, attempt, failure)) {
+            // A 421 (or its closing) is the server's own limit, not a broken probe: reconnect and go on.
+            if (failure != "421" || ++reconnects_ > max_reconnects) {
+                error = "relay test " + form.name + ": " +
+                        (failure == "421" ? "the server keeps closing (421)" : failure);
+                return false;
+            }
+            connection_.close();
+            if (!open_session(failure)) {
+                error = "reconnecting after 421: " + failure;
+                return false;
+            }
+        }
+        if (attempt.verdict == "relayed") {
+            ++relayed;
+            if (deciding_reply.empty()) {
+                deciding_reply = attempt.data_reply.empty() ? attempt.rcpt_reply : attempt.data_reply;
+            }
+        } else if (deciding_reply.empty() && relayed == 0 && form.name == "nmap-plain") {
+            deciding_reply = attempt.rcpt_reply.empty() ? attempt.mail_reply : attempt.rcpt_reply;
+        }
+        report_.attempts.push_back(std::move(attempt));
+    }
+    ProbeCheck check;
+    check.name = options_.login.empty() ? "relay (unauthenticated)" : "relay (as " + options_.login + ")";
+    check.tried = static_cast<unsigned>(forms.size());
+    check.verdict = relayed > 0 ? "OPEN RELAY (" + std::to_string(relayed) + " forms)" : "no relay";
+    check.reply = deciding_reply;
+    check.finding = relayed > 0;
+    report_.checks.push_back(check);
+    if (relayed > 0) {
+        report_.exit_status = exit_relays;
+    }
+    return true;
+}
+
+void Prober::auth_before_tls_check() {
+    ProbeCheck check;
+    check.name = "AUTH before TLS";
+    check.tried = 1;
+    if (options_.tls == ProbeTls::implicit) {
+        check.verdict = "n/a (implicit TLS)";
+    } else if (first_capabilities_.auth) {
+        check.verdict = "offered";
+        check.reply = "EHLO lists AUTH in clear text";
+        check.finding = true;
+    } else {
+        check.verdict = "not offered";
+    }
+    report_.checks.push_back(check);
+}
+
+bool Prober::injection_check(std::string& error) {
+    ProbeCheck check;
+    check.name = "STARTTLS injection";
+    if (!first_capabilities_.starttls || options_.tls == ProbeTls::implicit) {
+        check.verdict = "n/a (no STARTTLS)";
+        report_.checks.push_back(check);
+        return true;
+    }
+    check.tried = 1;
+    ProbeConnection probe;
+    if (std::optional<std::string> failure =
+            probe.open(options_.host, options_.port, options_.source, options_.timeout)) {
+        error = "STARTTLS injection test: " + *failure;
+        return false;
+    }
+    std::optional<SmtpReply> reply = probe.read_reply(error);
+    if (reply && reply->code == 220 && !probe.send("EHLO " + options_.helo + "\r\n")) {
+        reply = probe.read_reply(error);
+    }
+    if (!reply || reply->code_class() != 2) {
+        error = "STARTTLS injection test: " + (reply ? "EHLO refused: " + reply->summary() : error);
+        return false;
+    }
+    pause();
+    // CVE-2011-0411: a command in the same write as STARTTLS must be discarded, not run after the
+    // handshake. RSET changes nothing on the server either way.
+    if (std::optional<std::string> failure = probe.send("STARTTLS\r\nRSET\r\n")) {
+        error = "STARTTLS injection test: " + *failure;
+        return false;
+    }
+    reply = probe.read_reply(error);
+    if (!reply) {
+        error = "STARTTLS injection test: " + error;
+        return false;
+    }
+    check.reply = reply->summary();
+    if (reply->code != 220) {
+        check.verdict = "n/a (STARTTLS refused)";
+    } else if (probe.has_unread_input()) {
+        check.verdict = "vulnerable";
+        check.reply += "; the injected RSET was answered in clear text";
+        check.finding = true;
+    } else if (std::optional<std::string> failure = probe.start_tls(tls_context_, options_.host)) {
+        error = "STARTTLS injection test: " + *failure;
+        return false;
+    } else if (!probe.silent_for(unsolicited_wait)) {
+        std::string ignored;
+        const std::optional<SmtpReply> injected = probe.read_reply(ignored);
+        check.verdict = "vulnerable";
+        check.reply = "after TLS started the server answered the injected RSET: " +
+                      (injected ? injected->summary() : ignored);
+        check.finding = true;
+    } else {
+        check.verdict = "not vulnerable";
+        check.reply += "; nothing answered the injected RSET";
+    }
+    report_.checks.push_back(check);
+    return true;
+}
+
+bool Prober::smuggling_attempt(const SmugglingForm& form, ProbeAttempt& attempt, std::string& error) {
+    const std::string sender = "<relayguard-probe@" + options_.from_domain + ">";
+    const std::string recipient = "<" + options_.smuggling_recipient + ">";
+    attempt = ProbeAttempt{"smuggling", form.name, "scanner", sender, recipient, "", "", "", "", "kept"};
+    for (const std::string& line :
+         {std::string("RSET"), "MAIL FROM:" + sender, "RCPT TO:" + recipient, std::string("DATA")}) {
+        std::optional<SmtpReply> reply = command(line, error);
+        if (!reply) {
+            return false;
+        }
+        const bool data = line == "DATA";
+        (line.rfind("MAIL", 0) == 0   ? attempt.mail_reply
+         : line.rfind("RCPT", 0) == 0 ? attempt.rcpt_reply
+         : data                       ? attempt.data_reply
+                                      : attempt.final_reply) = reply->summary();
+        if ((data && reply->code != 354) || (!data && reply->code_class() != 2)) {
+            error =
+                "smuggling test " + form.name + ": " + line.substr(0, 4) + " refused: " + reply->summary();
+            return false;
+        }
+    }
+    attempt.final_reply.clear();
+    // The first message carries the odd ending, then a second, smuggled transaction, then the real end.
+    // A server that takes the odd ending as the end of data answers the smuggled commands too.
+    const std::string smuggled =
+        "MAIL FROM:" + sender + "\r\nRCPT TO:" + recipient +
+        "\r\nDATA\r\nSubject: relayguard probe smuggled message (" + form.name +
+        ")\r\n\r\nIf this arrives as a message of its own, the server is vulnerable.\r\n";
+    const std::string message = "Subject: relayguard probe smuggling test (" + form.name +
+                                ")\r\n\r\nThis message tests an SMTP smuggling end-of-data form." +
+                                form.ending + smuggled + "\r\n.\r\n";
+    pause();
+    if (std::optional<std::string> failure = connection_.send(message)) {
+        error = *failure;
+        return false;
+    }
+    std::optional<SmtpReply> reply = connection_.read_reply(error);
+    if (!reply) {
+        return false;
+    }
+    attempt.final_reply = reply->summary();
+    unsigned extra = 0;
+    while (!connection_.silent_for(unsolicited_wait)) {
+        std::string ignored;
+        const std::optional<SmtpReply> more = connection_.read_reply(ignored);
+        if (!more) {
+            break;
+        }
+        ++extra;
+        attempt.final_reply += ", then " + more->summary();
+    }
+    attempt.verdict = extra > 0 ? "accepted" : reply->code_class() == 2 ? "kept" : "rejected";
+    return true;
+}
+
+bool Prober::smuggling_check(std::string& error) {
+    ProbeCheck check;
+    check.name = "SMTP smuggling";
+    if (options_.smuggling_recipient.empty()) {
+        check.verdict = "not tested (--smuggling RCPT)";
+        report_.checks.push_back(check);
+        return true;
+    }
+    std::vector<std::string> accepted;
+    for (const SmugglingForm& form : smuggling_forms()) {
+        ProbeAttempt attempt;
+        if (!smuggling_attempt(form, attempt, error)) {
+            error = "smuggling test " + form.name + ": " + error;
+            return false;
+        }
+        if (attempt.verdict == "accepted") {
+            accepted.push_back(form.name);
+            // The session's state is the server's guess now: start clean.
+            connection_.close();
+            if (!open_session(error)) {
+                return false;
+            }
+        }
+        ++check.tried;
+        report_.attempts.push_back(std::move(attempt));
+    }
+    check.verdict =
+        accepted.empty() ? "no form accepted" : "vulnerable (" + std::to_string(accepted.size()) + " forms)";
+    for (const std::string& name : accepted) {
+        check.reply += (check.reply.empty() ? "ends data at: " : ", ") + name;
+    }
+    check.finding = !accepted.empty();
+    report_.checks.push_back(check);
+    return true;
+}
+
+int Prober::run() {
+    report_.target =
+        (options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host) + ":" +
+        std::to_string(options_.port);
+    report_.source = options_.source;
+    if (options_.tls != ProbeTls::none) {
+        std::string tls_error;
+        // A scanner talks to servers it does not trust anyway: no certificate verification.
+        tls_context_ = proxy::TlsClientContext::load_from_memory({}, tls_error);
+        if (!tls_context_) {
+            return fail("TLS: " + tls_error);
+        }
+    }
+    std::string error;
+    if (!open_session(error)) {
+        return fail(error);
+    }
+    auth_before_tls_check();
+    if (!relay_battery(error)) {
+        return fail(error);
+    }
+    if (options_.injection_check && !injection_check(error)) {
+        return fail(error);
+    }
+    if (!smuggling_check(error)) {
+        return fail(error);
+    }
+    if (connection_.send("QUIT\r\n")) {
+        connection_.close();
+    }
+    return report_.exit_status;
+}
+
+} // namespace probe_command_detail
+
+int probe_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    const std::optional<ProbeOptions> options = parse_probe_options(args, err);
+    if (!options) {
+        return exit_usage;
+    }
+    // A server that resets the connection must end the probe with a message, not kill it.
+    std::signal(SIGPIPE, SIG_IGN);
+    ProbeReport report;
+    probe_command_detail::Prober prober(*options, report);
+    const int status = prober.run();
+    if (options->json) {
+        print_json(report, out);
+    } else {
+        print_table(report, out);
+    }
+    if (status == probe_command_detail::exit_probe_failed) {
+        err << "relayguard probe: " << report.failure << "\n";
+    }
+    return status;
+}
+
+} // namespace relayguard::firmware

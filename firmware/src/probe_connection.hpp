@@ -1,0 +1,80 @@
+#pragma once
+// One blocking SMTP client connection for `relayguard probe`: a command-line tool talks to one server at
+// a time, so it waits (with a deadline on every step) instead of running an event loop. It shares the
+// upstream link's client pieces — the reply parser and EHLO capability reader (reply_parser.hpp), the
+// TLS client context and session (tls_context.hpp, tls_session.hpp) — and adds what a scanner needs and
+// the link must never do: sending arbitrary bytes in one write, and noticing replies nobody asked for.
+#include <relayguard/proxy/buffer_pool.hpp>
+#include <relayguard/proxy/reply_parser.hpp>
+#include <relayguard/proxy/tls_context.hpp>
+#include <relayguard/proxy/tls_session.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relayguard::firmware {
+
+// A reply copied out of the receive buffer.
+struct SmtpReply {
+    int code = 0;
+    std::vector<std::string> lines; // the text after "DDD-"/"DDD "
+
+    // "250 2.1.5 Ok": the code and the last line, as a one-line summary.
+    std::string summary() const;
+    int code_class() const { return code / 100; }
+};
+
+class ProbeConnection {
+public:
+    ProbeConnection();
+    ~ProbeConnection();
+    ProbeConnection(const ProbeConnection&) = delete;
+    ProbeConnection& operator=(const ProbeConnection&) = delete;
+
+    // Connects to host:port (an address or a name) from `source` (an address; empty: the system's
+    // choice). `timeout` bounds the connect and, later, every read and write. Error text on failure.
+    std::optional<std::string> open(const std::string& host, std::uint16_t port, const std::string& source,
+                                    std::chrono::milliseconds timeout);
+    // The TLS handshake, for implicit TLS or after a 220 to STARTTLS. Octets already received in clear
+    // text are an error (the server spoke out of turn).
+    std::optional<std::string> start_tls(std::shared_ptr<const proxy::TlsClientContext> context,
+                                         const std::string& server_name);
+    // Sends `bytes` as they are, in one write where the socket takes them.
+    std::optional<std::string> send(std::string_view bytes);
+    // Reads the next reply. Error text on a time-out, a closed connection or a malformed reply.
+    std::optional<SmtpReply> read_reply(std::string& error);
+    // True when nothing at all arrives within `wait` (and the connection stays open).
+    bool silent_for(std::chrono::milliseconds wait);
+    // Plaintext received and not yet taken by read_reply().
+    bool has_unread_input() const { return !in_.empty(); }
+    bool encrypted() const { return tls_ != nullptr; }
+    std::string tls_description() const;
+    // The server's address as connected to ("192.0.2.1", "2001:db8::1").
+    const std::string& peer_address() const { return peer_address_; }
+    void close();
+
+private:
+    // Waits until the socket is readable or writable; false on the deadline.
+    bool wait_for(short events, std::chrono::steady_clock::time_point deadline);
+    // Moves received octets into in_ (through TLS when active); error text or nothing. `deadline`
+    // bounds the wait for the first octet.
+    std::optional<std::string> receive(std::chrono::steady_clock::time_point deadline);
+    std::optional<std::string> write_all(const char* data, std::size_t size);
+    std::optional<std::string> flush_tls_output();
+
+    int fd_ = -1;
+    std::chrono::milliseconds timeout_{30000};
+    std::string peer_address_;
+    std::string in_;     // plaintext received
+    std::string raw_in_; // ciphertext received, not yet taken by the TLS session
+    proxy::BufferPool pool_;
+    proxy::ByteBuffer raw_out_;
+    std::unique_ptr<proxy::TlsSession> tls_;
+};
+
+} // namespace relayguard::firmware
