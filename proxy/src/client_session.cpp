@@ -106,7 +106,7 @@ ClientSession::ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::s
                              policy::ListenTls listen_tls)
     : host_holder_(std::move(host)), host_(*host_holder_), config_(std::move(config)),
       socket_(std::move(socket)), timer_(host_.io()), client_(client), client_text_(client.to_string()),
-      in_(host_.pool()), out_(host_.pool()), body_(host_.pool()), upstream_(host_.io(), host_.pool(), *this),
+      in_(host_.pool()), out_(host_.pool()), body_(host_.pool()),
       scanner_(config_->bare_newline == policy::BareNewline::normalize ? BareNewlinePolicy::normalize
                                                                        : BareNewlinePolicy::reject,
                config_->limits.max_message_size),
@@ -116,6 +116,39 @@ ClientSession::ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::s
 
 ClientSession::~ClientSession() {
     host_.session_ended(*this);
+}
+
+// The upstream link exists from the session's first MAIL on: a session that never sends mail (a
+// scanner, an idle connection) never pays for its socket, timer and buffers.
+ClientSession::Transaction& ClientSession::transaction() {
+    if (!transaction_) {
+        transaction_ = std::make_unique<Transaction>();
+    }
+    return *transaction_;
+}
+
+UpstreamLink& ClientSession::upstream() {
+    if (!upstream_) {
+        UpstreamLink::Owner& owner = *this;
+        upstream_ = std::make_unique<UpstreamLink>(host_.io(), host_.pool(), owner);
+    }
+    return *upstream_;
+}
+
+bool ClientSession::upstream_open() const {
+    return upstream_ && upstream_->is_open();
+}
+
+void ClientSession::abort_upstream() {
+    if (upstream_) {
+        upstream_->abort();
+    }
+}
+
+void ClientSession::quit_upstream() {
+    if (upstream_) {
+        upstream_->quit();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -341,11 +374,11 @@ bool ClientSession::process_data() {
     const DataScanner::Step step = scanner_.scan(in_.data(), step_input, out, room);
     in_.consume(step.consumed);
     const bool problem = scanner_.problem() != DataScanner::Problem::none;
-    if (problem || !fault_reply_.empty()) {
+    if (problem || !transaction().fault_reply.empty()) {
         // Rejected mid-stream (or the upstream is gone): the upstream loses the connection before any
         // final dot, so it discards what it has; the rest of the client's message is read and dropped.
-        if (upstream_.is_open()) {
-            upstream_.abort();
+        if (upstream_open()) {
+            abort_upstream();
         }
         body_.clear();
     } else {
@@ -357,7 +390,7 @@ bool ClientSession::process_data() {
     }
     if (!body_.empty()) {
         pending_ = Pending::body;
-        upstream_.send_body(body_.data(), body_.size());
+        upstream().send_body(body_.data(), body_.size());
         return false;
     }
     return step.consumed > 0 || !in_.empty();
@@ -458,8 +491,8 @@ void ClientSession::begin_tls() {
     reset_transaction();
     auth_.reset();
     authenticated_user_.clear();
-    if (upstream_.is_open()) {
-        upstream_.quit();
+    if (upstream_open()) {
+        quit_upstream();
     }
     tls_ = std::make_unique<TlsSession>(tls_context_);
     tls_wants_read_ = false;
@@ -571,7 +604,7 @@ void ClientSession::on_timeout() {
     }
     host_.log().info("timeout after " + std::string(phase_ == Phase::data ? "DATA" : "command") + " from " +
                      client_notation(client_text_));
-    upstream_.abort();
+    abort_upstream();
     std::string reply = "421 4.4.2 ";
     reply += host_.hostname();
     reply += " Error: timeout exceeded\r\n";
@@ -602,9 +635,9 @@ void ClientSession::close() {
     phase_ = Phase::closed;
     // A client that vanishes mid-DATA must not leave a message behind: no final dot goes upstream.
     if (mid_data) {
-        upstream_.abort();
+        abort_upstream();
     } else {
-        upstream_.quit();
+        quit_upstream();
     }
     ++timer_serial_;
     timer_.cancel();
@@ -729,10 +762,10 @@ void ClientSession::handle_helo(const Command& command, bool extended) {
     }
     helo_.assign(command.argument.substr(0, client_session_detail::max_helo_length));
     esmtp_ = extended;
-    if (upstream_.is_open()) {
+    if (upstream_open()) {
         // A new EHLO ends the transaction (RFC 5321 §4.1.4), and what XCLIENT told the upstream (the
         // HELO name) is stale: the next MAIL opens a fresh connection.
-        upstream_.quit();
+        quit_upstream();
     }
     reset_transaction();
     std::string reply;
@@ -786,45 +819,46 @@ void ClientSession::handle_mail(const Command& command) {
         return;
     }
     const policy::MailCommand& mail = *parsed.value;
-    mail_from_ = mail.path.canonical();
+    transaction().mail_from = mail.path.canonical();
     if (mail.smtputf8 && !offered_smtputf8_) {
-        mail_from_.clear();
+        transaction().mail_from.clear();
         protocol_error(replies::smtputf8_not_offered);
         return;
     }
     if (mail.size && *mail.size > config_->limits.max_message_size) {
         queue(replies::message_too_big);
         log_reject("MAIL", client_session_detail::without_line_end(replies::message_too_big), {});
-        mail_from_.clear();
+        transaction().mail_from.clear();
         return;
     }
     const policy::Verdict verdict = config_->senders.decide(facts(), mail.path, config_->relay);
     if (!verdict.accepted) {
         queue(verdict.reply.line() + "\r\n");
         log_reject("MAIL", verdict.reply.line(), {});
-        mail_from_.clear();
+        transaction().mail_from.clear();
         return;
     }
-    smtputf8_ = mail.smtputf8;
-    mail_line_ = "MAIL FROM:" + mail_from_;
+    transaction().smtputf8 = mail.smtputf8;
+    transaction().mail_line = "MAIL FROM:" + transaction().mail_from;
     // The parameters are kept parsed so that they can be matched to the upstream's capabilities once
     // it is known (on a fresh connection, only after EHLO).
-    mail_parameters_ = mail;
-    if (upstream_.is_open()) {
+    transaction().mail_parameters = mail;
+    if (upstream_open()) {
         upstream_reused_ = true;
         send_mail_upstream();
         return;
     }
     upstream_reused_ = false;
     pending_ = Pending::open;
-    upstream_.open(*config_, host_.hostname(), identity(), upstream_tls_);
+    upstream().open(*config_, host_.hostname(), identity(), upstream_tls_);
 }
 
 void ClientSession::send_mail_upstream() {
-    std::string line = mail_line_;
-    client_session_detail::append_mail_parameters(line, mail_parameters_, upstream_.capabilities());
+    std::string line = transaction().mail_line;
+    client_session_detail::append_mail_parameters(line, transaction().mail_parameters,
+                                                  upstream().capabilities());
     pending_ = Pending::mail;
-    upstream_.command(line);
+    upstream().command(line);
 }
 
 void ClientSession::handle_rcpt(const Command& command) {
@@ -837,31 +871,31 @@ void ClientSession::handle_rcpt(const Command& command) {
         return;
     }
     const policy::ParseResult<policy::RcptCommand> parsed =
-        policy::parse_rcpt_to(command.argument, smtputf8_);
+        policy::parse_rcpt_to(command.argument, transaction().smtputf8);
     if (!parsed) {
         protocol_error(parsed.error.line() + "\r\n");
         return;
     }
     const policy::RcptCommand& rcpt = *parsed.value;
-    if (recipients_.size() >= config_->limits.max_recipients) {
+    if (transaction().recipients.size() >= config_->limits.max_recipients) {
         queue(replies::too_many_recipients);
         return;
     }
     const policy::Verdict verdict = config_->relay.decide(facts(), rcpt.path);
-    rcpt_pending_ = rcpt.path.canonical();
+    transaction().rcpt_pending = rcpt.path.canonical();
     if (!verdict.accepted) {
         queue(verdict.reply.line() + "\r\n");
-        log_reject("RCPT", verdict.reply.line(), rcpt_pending_);
+        log_reject("RCPT", verdict.reply.line(), transaction().rcpt_pending);
         return;
     }
-    std::string line = "RCPT TO:" + rcpt_pending_;
-    if (upstream_.capabilities().dsn) {
+    std::string line = "RCPT TO:" + transaction().rcpt_pending;
+    if (upstream().capabilities().dsn) {
         for (const policy::EsmtpParameter& parameter : rcpt.parameters) {
             client_session_detail::append_parameter(line, parameter);
         }
     }
     pending_ = Pending::rcpt;
-    upstream_.command(line);
+    upstream().command(line);
 }
 
 void ClientSession::handle_data(const Command& command) {
@@ -873,21 +907,21 @@ void ClientSession::handle_data(const Command& command) {
         protocol_error(replies::need_mail);
         return;
     }
-    if (recipients_.empty()) {
+    if (transaction().recipients.empty()) {
         // The upstream is not asked: without a recipient it has nothing to take.
         protocol_error(replies::no_valid_recipients);
         return;
     }
     pending_ = Pending::data;
-    upstream_.command("DATA");
+    upstream().command("DATA");
 }
 
 void ClientSession::handle_rset() {
-    const bool upstream_busy = in_transaction_ && upstream_.is_open();
+    const bool upstream_busy = in_transaction_ && upstream_open();
     reset_transaction();
     if (upstream_busy) {
         pending_ = Pending::rset;
-        upstream_.command("RSET");
+        upstream().command("RSET");
         return;
     }
     queue(replies::ok);
@@ -900,12 +934,8 @@ void ClientSession::handle_quit() {
 
 void ClientSession::reset_transaction() {
     in_transaction_ = false;
-    smtputf8_ = false;
-    mail_from_.clear();
-    mail_line_.clear();
-    rcpt_pending_.clear();
-    recipients_.clear();
-    fault_reply_.clear();
+    // Freed, not cleared: an idle session keeps no transaction memory (strings keep their capacity).
+    transaction_.reset();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1038,8 +1068,8 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
     case PasswordChecker::CheckResult::valid:
         authenticated_user_ = user;
         host_.auth_failures().record_success(client_);
-        if (upstream_.is_open()) {
-            upstream_.quit(); // the next MAIL reconnects, so XCLIENT can pass LOGIN=
+        if (upstream_open()) {
+            quit_upstream(); // the next MAIL reconnects, so XCLIENT can pass LOGIN=
         }
         queue(replies::auth_successful);
         host_.log().info(client_notation(client_text_) + ": authenticated: sasl_method=" +
@@ -1065,7 +1095,7 @@ ClientIdentity ClientSession::identity() const {
 }
 
 void ClientSession::upstream_ready() {
-    host_.note_upstream_smtputf8(upstream_.capabilities().smtputf8);
+    host_.note_upstream_smtputf8(upstream().capabilities().smtputf8);
     send_mail_upstream();
 }
 
@@ -1093,7 +1123,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         relay_upstream_reply(reply);
         in_transaction_ = reply.code_class() == 2;
         if (!in_transaction_) {
-            mail_from_.clear();
+            transaction().mail_from.clear();
         }
         break;
     case Pending::rcpt:
@@ -1103,7 +1133,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         }
         relay_upstream_reply(reply);
         if (reply.code_class() == 2) {
-            recipients_.push_back(rcpt_pending_);
+            transaction().recipients.push_back(transaction().rcpt_pending);
         }
         break;
     case Pending::data:
@@ -1111,7 +1141,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
             queue(replies::start_data);
             phase_ = Phase::data;
             scanner_.reset();
-            fault_reply_.clear();
+            transaction().fault_reply.clear();
         } else if (reply.code_class() == 4 || reply.code_class() == 5) {
             relay_upstream_reply(reply);
         } else {
@@ -1133,14 +1163,15 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
             std::string line = std::to_string(reply.code) + " ";
             client_session_detail::append_clean(line, reply.line_count ? reply.lines[0] : "");
             log_reject("END-OF-MESSAGE", line,
-                       recipients_.empty() ? std::string_view() : recipients_.front());
+                       transaction().recipients.empty() ? std::string_view()
+                                                        : transaction().recipients.front());
         }
         reset_transaction();
         break;
     case Pending::rset:
         if (reply.code_class() != 2) {
             // The upstream may still hold the old transaction: start the next one on a fresh link.
-            upstream_.abort();
+            abort_upstream();
         }
         queue(replies::ok);
         break;
@@ -1155,7 +1186,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
 
 void ClientSession::reject_upstream_reply(std::string_view why) {
     // An upstream that answers out of turn is in an unknown state: its link is not reused.
-    upstream_.abort();
+    abort_upstream();
     upstream_failed(UpstreamFault::invalid_reply, why);
 }
 
@@ -1173,10 +1204,10 @@ void ClientSession::upstream_notice(bool warning, std::string_view text) {
 void ClientSession::upstream_wrote() {
     pending_ = Pending::none;
     body_.clear();
-    if (final_dot_after_body_) {
-        final_dot_after_body_ = false;
+    if (transaction().final_dot_after_body) {
+        transaction().final_dot_after_body = false;
         pending_ = Pending::final_dot;
-        upstream_.finish_data();
+        upstream().finish_data();
         return;
     }
     process_input();
@@ -1185,7 +1216,7 @@ void ClientSession::upstream_wrote() {
 void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail) {
     const Pending was = pending_;
     pending_ = Pending::none;
-    final_dot_after_body_ = false;
+    transaction().final_dot_after_body = false;
     host_.log().warning("upstream " + config_->upstream.host + ":" + std::to_string(config_->upstream.port) +
                         " " + describe(fault) + " (" + std::string(detail) + ") for " +
                         client_notation(client_text_));
@@ -1193,13 +1224,13 @@ void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail
         // The connection kept from an earlier transaction went stale while idle: open a fresh one once.
         upstream_reused_ = false;
         pending_ = Pending::open;
-        upstream_.open(*config_, host_.hostname(), identity(), upstream_tls_);
+        upstream().open(*config_, host_.hostname(), identity(), upstream_tls_);
         return;
     }
     const std::string_view reply = client_session_detail::reply_for(fault);
     if (phase_ == Phase::data) {
         // The client is still sending: keep reading to its end of data, then answer.
-        fault_reply_.assign(reply);
+        transaction().fault_reply.assign(reply);
         process_input();
         return;
     }
@@ -1222,45 +1253,46 @@ void ClientSession::end_of_data() {
         local_reply = replies::bare_cr;
         break;
     case DataScanner::Problem::none:
-        if (!fault_reply_.empty()) {
-            local_reply = fault_reply_;
+        if (!transaction().fault_reply.empty()) {
+            local_reply = transaction().fault_reply;
         }
         break;
     }
     if (!local_reply.empty()) {
         const std::string line(client_session_detail::without_line_end(local_reply));
         queue(local_reply);
-        log_reject("END-OF-MESSAGE", line, recipients_.empty() ? std::string_view() : recipients_.front());
-        upstream_.abort();
+        log_reject("END-OF-MESSAGE", line,
+                   transaction().recipients.empty() ? std::string_view() : transaction().recipients.front());
+        abort_upstream();
         reset_transaction();
         return;
     }
     if (!body_.empty()) {
         // The last piece of the body goes first; the final dot follows when it is written.
         pending_ = Pending::body;
-        upstream_.send_body(body_.data(), body_.size());
-        final_dot_after_body_ = true;
+        upstream().send_body(body_.data(), body_.size());
+        transaction().final_dot_after_body = true;
         return;
     }
     pending_ = Pending::final_dot;
-    upstream_.finish_data();
+    upstream().finish_data();
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Logging
 
 void ClientSession::log_reject(std::string_view command, std::string_view reply_line, std::string_view to) {
-    host_.log().info(
-        reject_line(command, client_text_, reply_line, client_session_detail::without_brackets(mail_from_),
-                    client_session_detail::without_brackets(to), esmtp_ ? "ESMTP" : "SMTP", helo_));
+    host_.log().info(reject_line(
+        command, client_text_, reply_line, client_session_detail::without_brackets(transaction().mail_from),
+        client_session_detail::without_brackets(to), esmtp_ ? "ESMTP" : "SMTP", helo_));
 }
 
 void ClientSession::log_accepted(const ParsedReply& reply) {
-    std::string line =
-        "message accepted from " + client_notation(client_text_) + ": from=" + mail_from_ + " to=";
-    for (std::size_t index = 0; index < recipients_.size(); ++index) {
+    std::string line = "message accepted from " + client_notation(client_text_) +
+                       ": from=" + transaction().mail_from + " to=";
+    for (std::size_t index = 0; index < transaction().recipients.size(); ++index) {
         line += index ? "," : "";
-        line += recipients_[index];
+        line += transaction().recipients[index];
     }
     line +=
         " size=" + std::to_string(scanner_.received()) + " upstream=\"" + std::to_string(reply.code) + " ";

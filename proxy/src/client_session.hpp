@@ -47,6 +47,18 @@ public:
 
 private:
     enum class Phase : std::uint8_t { greeting, handshake, command, auth, data, closed };
+    struct Transaction {
+        bool smtputf8 = false;
+        std::string mail_from;               // canonical, "<a@b>" or "<>"
+        std::string mail_line;               // the MAIL command for the upstream
+        std::string rcpt_pending;            // the canonical recipient waiting for the upstream's answer
+        std::vector<std::string> recipients; // accepted by the upstream
+        std::string fault_reply; // set when the upstream failed during DATA: what the client hears at the end
+        policy::MailCommand
+            mail_parameters; // the accepted MAIL, whose parameters go upstream once it is known
+        bool final_dot_after_body =
+            false; // the end of data was seen while the body's last piece was in flight
+    };
     // What the session is waiting for: the upstream, or (auth_check) the password checker.
     enum class Pending : std::uint8_t { none, open, mail, rcpt, data, body, final_dot, rset, auth_check };
 
@@ -91,8 +103,13 @@ private:
     bool auth_offered() const;
     void protocol_error(std::string_view reply);
     void reset_transaction();
+    Transaction& transaction();
 
     // The upstream leg.
+    UpstreamLink& upstream();
+    bool upstream_open() const;
+    void abort_upstream();
+    void quit_upstream();
     void send_mail_upstream();
     void end_of_data();
     void relay_upstream_reply(const ParsedReply& reply);
@@ -120,7 +137,7 @@ private:
     ByteBuffer in_;
     ByteBuffer out_;
     ByteBuffer body_;
-    UpstreamLink upstream_;
+    std::unique_ptr<UpstreamLink> upstream_; // from the first MAIL on
     DataScanner scanner_;
 
     policy::ListenTls listen_tls_;
@@ -153,16 +170,9 @@ private:
     bool offered_smtputf8_ = false;
     bool upstream_reused_ = false;
 
-    // The transaction.
+    // The transaction: allocated at MAIL, freed when it ends.
     bool in_transaction_ = false;
-    bool smtputf8_ = false;
-    std::string mail_from_;               // canonical, "<a@b>" or "<>"
-    std::string mail_line_;               // the MAIL command for the upstream
-    std::string rcpt_pending_;            // the canonical recipient waiting for the upstream's answer
-    std::vector<std::string> recipients_; // accepted by the upstream
-    std::string fault_reply_; // set when the upstream failed during DATA: what the client hears at the end
-    policy::MailCommand mail_parameters_; // the accepted MAIL, whose parameters go upstream once it is known
-    bool final_dot_after_body_ = false; // the end of data was seen while the body's last piece was in flight
+    std::unique_ptr<Transaction> transaction_;
 };
 
 } // namespace relayguard::proxy
