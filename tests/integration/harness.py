@@ -801,9 +801,11 @@ class ScriptedUpstream(RecordingSink):
                      final dot=5 in a plain session), keeping the connection open
     "hold-final"     records the message but holds its 250 until release() (bounded), so a test can
                      show that nobody hears 250 before the upstream said it
+    "hang-up"        closes the connection without a word after `silent_after` replies
     """
 
-    MODES = ("no-greeting", "greet-421", "greet-554", "final-451", "final-554", "close-mid-data", "silent", "hold-final")
+    MODES = ("no-greeting", "greet-421", "greet-554", "final-451", "final-554", "close-mid-data", "silent",
+             "hold-final", "hang-up")
 
     def __init__(self, mode, host="127.0.0.1", *, silent_after=1, hold_limit=30, **options):
         if mode not in self.MODES:
@@ -847,6 +849,10 @@ class ScriptedUpstream(RecordingSink):
         super()._command(session, line)
 
     def _should_answer(self, session):
+        if self.mode == "hang-up" and session.answered >= self.silent_after:
+            self._record("note", session.number, b"(hanging up)")
+            session.closing = True
+            return False
         return self.mode != "silent" or session.answered < self.silent_after
 
     def _on_data_octets(self, session):
@@ -938,12 +944,15 @@ class Relayguard:
     tls attribute, in the order of `listen` ("starttls", "implicit", "none", or None for no attribute);
     auth: the <auth> attributes ({"max-failures": 5}) or None for no <auth>; users: the <user> elements'
     attributes ([{"name": "alice", "password-hash": ..., "senders": ...}]), inside <auth>.
+    sections: more elements as {name: attributes} ({"run": {"pid-file": ...}, "watchdog": {...}});
+    environment: variables added to relayguard's environment (NOTIFY_SOCKET, WATCHDOG_USEC).
     """
 
     def __init__(self, workdir, upstream, *, listen=("127.0.0.1",), hostname=RELAYGUARD_HOSTNAME,
                  relay_allow=("127.0.0.1/32",), domains=(LOCAL_DOMAIN,), relay_options=None, clients=None,
                  limits=None, upstream_options=None, bare_newline=None, log_level="info", probe_source=None,
-                 transcript=None, tls=None, listen_tls=None, auth=None, users=()):
+                 transcript=None, tls=None, listen_tls=None, auth=None, users=(), sections=None,
+                 environment=None):
         self.workdir = Path(workdir)
         self.upstream = upstream
         self.listen_addresses = list(listen)
@@ -964,6 +973,9 @@ class Relayguard:
             raise ValueError("listen_tls needs one entry per listen address")
         self.auth = dict(auth) if auth is not None else ({} if users else None)
         self.users = [dict(user) for user in users]
+        self.sections = {name: dict(attributes) for name, attributes in (sections or {}).items()}
+        self.environment = dict(environment or {})
+        self.reloads = 0
         self.listeners = []
         self.process = None
         self.exit_code = None
@@ -1005,6 +1017,8 @@ class Relayguard:
         if self.bare_newline:
             ElementTree.SubElement(root, "data", **{"bare-newline": self.bare_newline})
         ElementTree.SubElement(root, "log", target="stderr", level=self.log_level)
+        for name, attributes in self.sections.items():
+            ElementTree.SubElement(root, name, **{key: str(value) for key, value in attributes.items()})
         ElementTree.indent(root)
         return ElementTree.tostring(root, encoding="unicode") + "\n"
 
@@ -1046,9 +1060,10 @@ class Relayguard:
         if not binary.exists():
             raise RelayguardFailed(f"relayguard binary not found: {binary} (set RELAYGUARD_BINARY)")
         command = relayguard_emulator() + [str(binary), "run", "-c", str(self.config_path)]
+        environment = dict(os.environ, **self.environment) if self.environment else None
         with open(self.stderr_path, "wb") as stderr, open(self.stdout_path, "wb") as stdout:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                            cwd=self.workdir)
+                                            cwd=self.workdir, env=environment)
         self.exit_code = None
         self.terminated = False
         if self.transcript:
@@ -1140,6 +1155,34 @@ class Relayguard:
     def _note(self, text):
         if self.transcript:
             self.transcript.note("relayguard", text)
+
+    def reload(self, config_text=None, expect="done", timeout=10, **changes):
+        """Rewrites the configuration (the same listener ports; `changes` replace constructor settings,
+        e.g. relay_allow=[...], or `config_text` replaces the whole file), sends SIGHUP and waits
+        (bounded) for relayguard to log that the reload is "done" or "failed"; returns that line."""
+        for name, value in changes.items():
+            if not hasattr(self, name):
+                raise AttributeError(f"Relayguard has no setting {name!r}")
+            setattr(self, name, value)
+        self.config_path.write_text(config_text if config_text is not None else self.config_xml())
+        pattern = re.compile(r"reload: done|reload failed")
+        before = sum(1 for line in self.log_lines() if pattern.search(line))
+        self.reloads += 1
+        self._note(f"sending SIGHUP (reload {self.reloads})")
+        self.process.send_signal(signal.SIGHUP)
+
+        def finished():
+            lines = [line for line in self.log_lines() if pattern.search(line)]
+            return lines[before] if len(lines) > before else None
+
+        try:
+            line = wait_until(finished, timeout, "relayguard to finish reloading")
+        except TimeoutError as error:
+            raise AssertionError(f"{error}\n--- relayguard stderr:\n{self.stderr()}") from None
+        if expect and ("reload: done" if expect == "done" else "reload failed") not in line:
+            raise AssertionError(f"reload {self.reloads}: expected {expect!r}, relayguard logged: {line}\n"
+                                 f"--- stderr:\n{self.stderr()}")
+        return line
 
     def terminate(self):
         """Sends SIGTERM once (a second one could mean "stop now" to relayguard)."""
