@@ -9,6 +9,8 @@ native_packages=(
     libasio-dev libmbedtls-dev libtinyxml2-dev catch2
     g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user
     swaks libio-socket-inet6-perl libnet-ssleay-perl libauthen-sasl-perl postfix nmap fail2ban openssl python3 iproute2
+    # systemd-analyze, for tests/packaging/check-packages.sh (installing it starts nothing in a container)
+    systemd
 )
 cross_packages=(
     libmbedtls-dev:arm64 libtinyxml2-dev:arm64
