@@ -5,7 +5,7 @@
 namespace relayguard::proxy {
 
 BufferPool::BufferPool(std::size_t block_size, std::size_t max_idle_blocks)
-    : block_size_(block_size), max_idle_blocks_(max_idle_blocks) {
+    : block_size_(block_size < UINT32_MAX ? block_size : UINT32_MAX - 1), max_idle_blocks_(max_idle_blocks) {
 }
 
 BufferPool::~BufferPool() = default;
@@ -42,12 +42,12 @@ bool ByteBuffer::append(std::string_view bytes) {
     const std::size_t room = capacity() - write_;
     const std::size_t count = bytes.size() < room ? bytes.size() : room;
     std::memcpy(destination, bytes.data(), count);
-    write_ += count;
+    write_ += static_cast<std::uint32_t>(count);
     return count == bytes.size();
 }
 
 void ByteBuffer::consume(std::size_t count) {
-    read_ += count;
+    read_ += static_cast<std::uint32_t>(count);
     if (read_ >= write_) {
         read_ = write_ = 0;
     }

@@ -105,13 +105,10 @@ ClientSession::ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::s
                              const policy::IpAddress& client, std::shared_ptr<const policy::Config> config,
                              policy::ListenTls listen_tls)
     : host_holder_(std::move(host)), host_(*host_holder_), config_(std::move(config)),
-      socket_(std::move(socket)), timer_(host_.io()), client_(client), client_text_(client.to_string()),
-      in_(host_.pool()), out_(host_.pool()), body_(host_.pool()),
-      scanner_(config_->bare_newline == policy::BareNewline::normalize ? BareNewlinePolicy::normalize
-                                                                       : BareNewlinePolicy::reject,
-               config_->limits.max_message_size),
-      listen_tls_(listen_tls), tls_context_(host_.tls_context()), upstream_tls_(host_.upstream_tls_context()),
-      raw_in_(host_.pool()), raw_out_(host_.pool()) {
+      socket_(std::move(socket)), client_(client), in_(host_.pool()), out_(host_.pool()),
+
+      listen_tls_(listen_tls), tls_context_(host_.tls_context()),
+      upstream_tls_(host_.upstream_tls_context()) {
 }
 
 ClientSession::~ClientSession() {
@@ -122,9 +119,27 @@ ClientSession::~ClientSession() {
 // scanner, an idle connection) never pays for its socket, timer and buffers.
 ClientSession::Transaction& ClientSession::transaction() {
     if (!transaction_) {
-        transaction_ = std::make_unique<Transaction>();
+        const BareNewlinePolicy bare_newlines = config_->bare_newline == policy::BareNewline::normalize
+                                                    ? BareNewlinePolicy::normalize
+                                                    : BareNewlinePolicy::reject;
+        transaction_ =
+            std::make_unique<Transaction>(bare_newlines, config_->limits.max_message_size, host_.pool());
     }
     return *transaction_;
+}
+
+AuthExchange& ClientSession::auth_exchange() {
+    if (!auth_exchange_) {
+        auth_exchange_ = std::make_unique<AuthExchange>();
+    }
+    return *auth_exchange_;
+}
+
+void ClientSession::end_auth_exchange() {
+    if (auth_exchange_) {
+        auth_exchange_->reset(); // wipes what the exchange held before the memory goes back
+        auth_exchange_.reset();
+    }
 }
 
 UpstreamLink& ClientSession::upstream() {
@@ -158,7 +173,7 @@ void ClientSession::start() {
     asio::error_code ignored;
     socket_.non_blocking(true, ignored);
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-    host_.log().info("connect from " + client_notation(client_text_));
+    host_.log().info("connect from " + client_notation(client_address()));
     if (listen_tls_ == policy::ListenTls::implicit && tls_context_) {
         begin_tls(); // the greeting follows the handshake
         return;
@@ -195,7 +210,7 @@ void ClientSession::wait_for_pregreet() {
                 return;
             }
             self->host_.log().info(connect_reject_line(
-                self->client_text_, client_session_detail::without_line_end(replies::pregreet)));
+                self->client_address(), client_session_detail::without_line_end(replies::pregreet)));
             self->refuse(replies::pregreet);
         });
 }
@@ -215,7 +230,7 @@ void ClientSession::read_more() {
     }
     // Waiting for readability before borrowing a buffer keeps idle sessions free of one.
     if (tls_ && phase_ != Phase::handshake && !tls_wants_read_) {
-        // Plaintext may wait inside the TLS session, or ciphertext in raw_in_: no socket event would
+        // Plaintext may wait inside the TLS session, or ciphertext in raw_in: no socket event would
         // announce it, so it is taken now (posted, not recursed into).
         asio::post(socket_.get_executor(), [self = shared_from_this()] {
             if (self->phase_ != Phase::closed && !self->reading_ && !self->writing_) {
@@ -227,9 +242,13 @@ void ClientSession::read_more() {
     }
     in_.release_if_empty();
     out_.release_if_empty();
-    body_.release_if_empty();
-    raw_in_.release_if_empty();
-    raw_out_.release_if_empty();
+    if (transaction_) {
+        transaction_->body.release_if_empty();
+    }
+    if (tls_buffers_) {
+        tls_buffers_->raw_in.release_if_empty();
+        tls_buffers_->raw_out.release_if_empty();
+    }
     // The handshake's time-out runs from begin_tls(): re-arming it per read would let a client that
     // trickles its handshake hold the session's TLS memory for ever.
     if (phase_ != Phase::handshake) {
@@ -253,7 +272,7 @@ void ClientSession::read_more() {
 }
 
 void ClientSession::on_readable() {
-    ByteBuffer& target = tls_ ? raw_in_ : in_;
+    ByteBuffer& target = tls_ ? tls_buffers_->raw_in : in_;
     char* room = target.writable();
     const std::size_t room_size = target.writable_size();
     if (room_size == 0) {
@@ -325,7 +344,7 @@ void ClientSession::process_input() {
         if (frame.status == LineFrame::Status::too_long) {
             skipping_long_line_ = true;
             if (phase_ == Phase::auth) {
-                auth_.reset();
+                end_auth_exchange();
                 phase_ = Phase::command;
                 protocol_error(std::string(auth_replies::line_too_long) + "\r\n");
             } else {
@@ -353,8 +372,9 @@ void ClientSession::process_input() {
         return;
     }
     // The input ran dry (or the reply buffer filled): answer what was asked, then read on (RFC 2920).
-    // With TLS, raw_out_ may also hold an alert that reading produced (a refused renegotiation).
-    if (!out_.empty() || close_after_flush_ || starttls_pending_ || (tls_ && !raw_out_.empty())) {
+    // With TLS, raw_out may also hold an alert that reading produced (a refused renegotiation).
+    if (!out_.empty() || close_after_flush_ || starttls_pending_ ||
+        (tls_ && !tls_buffers_->raw_out.empty())) {
         flush();
     } else {
         read_more();
@@ -365,32 +385,32 @@ bool ClientSession::process_data() {
     if (in_.empty()) {
         return false;
     }
-    if (!body_.holds_block() || body_.empty()) {
-        body_.clear();
+    if (!transaction().body.holds_block() || transaction().body.empty()) {
+        transaction().body.clear();
     }
-    char* out = body_.writable();
-    const std::size_t room = body_.writable_size();
+    char* out = transaction().body.writable();
+    const std::size_t room = transaction().body.writable_size();
     const std::size_t step_input = std::min(in_.size(), room / client_session_detail::data_step_divisor);
-    const DataScanner::Step step = scanner_.scan(in_.data(), step_input, out, room);
+    const DataScanner::Step step = transaction().scanner.scan(in_.data(), step_input, out, room);
     in_.consume(step.consumed);
-    const bool problem = scanner_.problem() != DataScanner::Problem::none;
+    const bool problem = transaction().scanner.problem() != DataScanner::Problem::none;
     if (problem || !transaction().fault_reply.empty()) {
         // Rejected mid-stream (or the upstream is gone): the upstream loses the connection before any
         // final dot, so it discards what it has; the rest of the client's message is read and dropped.
         if (upstream_open()) {
             abort_upstream();
         }
-        body_.clear();
+        transaction().body.clear();
     } else {
-        body_.commit(step.produced);
+        transaction().body.commit(step.produced);
     }
     if (step.finished) {
         end_of_data();
         return true;
     }
-    if (!body_.empty()) {
+    if (!transaction().body.empty()) {
         pending_ = Pending::body;
-        upstream().send_body(body_.data(), body_.size());
+        upstream().send_body(transaction().body.data(), transaction().body.size());
         return false;
     }
     return step.consumed > 0 || !in_.empty();
@@ -417,7 +437,7 @@ void ClientSession::flush() {
     }
     if (tls_ && phase_ != Phase::handshake) {
         if (!out_.empty()) {
-            TlsIo io{{}, 0, &raw_out_};
+            TlsIo io{{}, 0, &tls_buffers_->raw_out};
             std::size_t consumed = 0;
             const TlsStatus status = tls_->write(io, out_.data(), out_.size(), consumed);
             out_.consume(consumed);
@@ -426,8 +446,8 @@ void ClientSession::flush() {
                 return;
             }
         }
-        if (!raw_out_.empty()) {
-            write_buffer(raw_out_, false);
+        if (!tls_buffers_->raw_out.empty()) {
+            write_buffer(tls_buffers_->raw_out, false);
             return;
         }
         after_write();
@@ -440,7 +460,7 @@ void ClientSession::flush() {
     write_buffer(out_, false);
 }
 
-// One writer for both buffers: out_ (plaintext, no TLS) and raw_out_ (ciphertext). Only one write is
+// One writer for both buffers: out_ (plaintext, no TLS) and raw_out (ciphertext). Only one write is
 // outstanding at a time, so `buffer` is not touched until the completion clears it.
 void ClientSession::write_buffer(ByteBuffer& buffer, bool then_handshake) {
     writing_ = true;
@@ -489,12 +509,13 @@ void ClientSession::begin_tls() {
     helo_.clear();
     esmtp_ = false;
     reset_transaction();
-    auth_.reset();
+    end_auth_exchange();
     authenticated_user_.clear();
     if (upstream_open()) {
         quit_upstream();
     }
     tls_ = std::make_unique<TlsSession>(tls_context_);
+    tls_buffers_ = std::make_unique<TlsBuffers>(host_.pool());
     tls_wants_read_ = false;
     phase_ = Phase::handshake;
     arm_timer(client_session_detail::tls_handshake_timeout);
@@ -502,11 +523,11 @@ void ClientSession::begin_tls() {
 }
 
 void ClientSession::continue_handshake() {
-    TlsIo io{raw_in_.readable(), 0, &raw_out_};
+    TlsIo io{tls_buffers_->raw_in.readable(), 0, &tls_buffers_->raw_out};
     const TlsStatus status = tls_->handshake(io);
-    raw_in_.consume(io.input_used);
-    if (!raw_out_.empty()) {
-        write_buffer(raw_out_, true);
+    tls_buffers_->raw_in.consume(io.input_used);
+    if (!tls_buffers_->raw_out.empty()) {
+        write_buffer(tls_buffers_->raw_out, true);
         return;
     }
     switch (status) {
@@ -520,7 +541,7 @@ void ClientSession::continue_handshake() {
     case TlsStatus::want_write:
     case TlsStatus::closed:
     case TlsStatus::failed:
-        host_.log().info("TLS handshake failed with " + client_notation(client_text_) + ": " +
+        host_.log().info("TLS handshake failed with " + client_notation(client_address()) + ": " +
                          tls_->last_error());
         close();
         return;
@@ -528,7 +549,7 @@ void ClientSession::continue_handshake() {
 }
 
 void ClientSession::handshake_done() {
-    host_.log().info("TLS established with " + client_notation(client_text_) + ": " + tls_->describe());
+    host_.log().info("TLS established with " + client_notation(client_address()) + ": " + tls_->describe());
     if (listen_tls_ == policy::ListenTls::implicit) {
         greet();
         return;
@@ -544,20 +565,21 @@ void ClientSession::decrypt_input() {
         if (room_size == 0) {
             return; // the commands in in_ go first
         }
-        TlsIo io{raw_in_.readable(), 0, &raw_out_};
+        TlsIo io{tls_buffers_->raw_in.readable(), 0, &tls_buffers_->raw_out};
         std::size_t produced = 0;
         const TlsStatus status = tls_->read(io, room, room_size, produced);
-        raw_in_.consume(io.input_used);
+        tls_buffers_->raw_in.consume(io.input_used);
         in_.commit(produced);
         if (status == TlsStatus::ok && produced > 0) {
             continue;
         }
         if (status == TlsStatus::ok || status == TlsStatus::want_read || status == TlsStatus::want_write) {
-            // want_write: the alert in raw_out_ goes out first (process_input flushes it), then reading
+            // want_write: the alert in raw_out goes out first (process_input flushes it), then reading
             // resumes without waiting for the socket.
             // An ok without progress also waits for the socket, so this can never spin.
-            tls_wants_read_ = status == TlsStatus::want_read ||
-                              (status == TlsStatus::ok && (raw_in_.empty() || io.input_used == 0));
+            tls_wants_read_ =
+                status == TlsStatus::want_read ||
+                (status == TlsStatus::ok && (tls_buffers_->raw_in.empty() || io.input_used == 0));
             return;
         }
         client_gone(status == TlsStatus::closed ? "TLS closed by the client" : "TLS: " + tls_->last_error());
@@ -566,13 +588,13 @@ void ClientSession::decrypt_input() {
 }
 
 void ClientSession::arm_timer(std::chrono::milliseconds timeout) {
-    timer_.expires_after(timeout);
-    const std::uint32_t serial = ++timer_serial_;
-    timer_.async_wait([self = shared_from_this(), serial](const asio::error_code& error) {
-        if (!error && serial == self->timer_serial_) {
-            self->on_timeout();
-        }
-    });
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    host_.wake_at(deadline_);
+}
+
+void ClientSession::deadline_passed() {
+    deadline_ = std::chrono::steady_clock::time_point::max();
+    on_timeout();
 }
 
 void ClientSession::on_timeout() {
@@ -586,7 +608,7 @@ void ClientSession::on_timeout() {
         return;
     }
     if (phase_ == Phase::handshake) {
-        host_.log().info("TLS handshake timed out with " + client_notation(client_text_));
+        host_.log().info("TLS handshake timed out with " + client_notation(client_address()));
         close();
         return;
     }
@@ -603,7 +625,7 @@ void ClientSession::on_timeout() {
         return;
     }
     host_.log().info("timeout after " + std::string(phase_ == Phase::data ? "DATA" : "command") + " from " +
-                     client_notation(client_text_));
+                     client_notation(client_address()));
     abort_upstream();
     std::string reply = "421 4.4.2 ";
     reply += host_.hostname();
@@ -621,7 +643,7 @@ void ClientSession::on_timeout() {
 
 void ClientSession::client_gone(std::string_view why) {
     if (phase_ == Phase::data) {
-        host_.log().info("lost connection after DATA from " + client_notation(client_text_) + ": " +
+        host_.log().info("lost connection after DATA from " + client_notation(client_address()) + ": " +
                          std::string(why));
     }
     close();
@@ -639,27 +661,31 @@ void ClientSession::close() {
     } else {
         quit_upstream();
     }
-    ++timer_serial_;
-    timer_.cancel();
+    deadline_ = std::chrono::steady_clock::time_point::max();
     asio::error_code ignored;
     if (tls_ && tls_->handshake_complete() && !writing_) {
         // TLS ends with close_notify (RFC 5246 §7.2.1, RFC 8446 §6.1), so the client can tell the end
         // from a truncation. Best effort: the socket is non-blocking and is closed right after.
-        raw_out_.clear();
-        TlsIo io{{}, 0, &raw_out_};
+        tls_buffers_->raw_out.clear();
+        TlsIo io{{}, 0, &tls_buffers_->raw_out};
         tls_->close_notify(io);
-        if (!raw_out_.empty()) {
-            socket_.write_some(asio::buffer(raw_out_.data(), raw_out_.size()), ignored);
+        if (!tls_buffers_->raw_out.empty()) {
+            socket_.write_some(asio::buffer(tls_buffers_->raw_out.data(), tls_buffers_->raw_out.size()),
+                               ignored);
         }
     }
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     in_.release();
     out_.release();
-    body_.release();
-    raw_in_.release();
-    raw_out_.release();
-    host_.log().info("disconnect from " + client_notation(client_text_) +
+    if (transaction_) {
+        transaction_->body.release();
+    }
+    if (tls_buffers_) {
+        tls_buffers_->raw_in.release();
+        tls_buffers_->raw_out.release();
+    }
+    host_.log().info("disconnect from " + client_notation(client_address()) +
                      " commands=" + std::to_string(commands_) + " errors=" + std::to_string(errors_));
 }
 
@@ -693,7 +719,7 @@ void ClientSession::protocol_error(std::string_view reply) {
         closing += " Error: too many errors\r\n";
         queue(closing);
         close_after_flush_ = true;
-        host_.log().info("too many errors from " + client_notation(client_text_));
+        host_.log().info("too many errors from " + client_notation(client_address()));
     }
 }
 
@@ -994,7 +1020,7 @@ void ClientSession::handle_auth(const Command& command) {
         reply += " Too many authentication failures\r\n";
         queue(reply);
         close_after_flush_ = true;
-        host_.log().info(connect_reject_line(client_text_, "421 4.7.0 Too many authentication failures"));
+        host_.log().info(connect_reject_line(client_address(), "421 4.7.0 Too many authentication failures"));
         return;
     }
     const std::string_view argument = command.argument;
@@ -1018,11 +1044,11 @@ void ClientSession::handle_auth(const Command& command) {
         return;
     }
     auth_mechanism_ = *mechanism;
-    handle_auth_step(auth_.begin(*mechanism, initial_response, space != std::string_view::npos));
+    handle_auth_step(auth_exchange().begin(*mechanism, initial_response, space != std::string_view::npos));
 }
 
 void ClientSession::handle_auth_line(std::string_view line) {
-    handle_auth_step(auth_.respond(line));
+    handle_auth_step(auth_exchange().respond(line));
 }
 
 void ClientSession::handle_auth_step(AuthStep step) {
@@ -1072,7 +1098,7 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
             quit_upstream(); // the next MAIL reconnects, so XCLIENT can pass LOGIN=
         }
         queue(replies::auth_successful);
-        host_.log().info(client_notation(client_text_) + ": authenticated: sasl_method=" +
+        host_.log().info(client_notation(client_address()) + ": authenticated: sasl_method=" +
                          std::string(mechanism) + ", sasl_username=" + user);
         return;
     case PasswordChecker::CheckResult::busy:
@@ -1082,7 +1108,7 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
         break;
     }
     // The log names the mechanism, never the user name or anything else from the exchange.
-    host_.log().warning(auth_failure_line(client_text_, mechanism));
+    host_.log().warning(auth_failure_line(client_address(), mechanism));
     host_.auth_failures().record_failure(client_, std::chrono::steady_clock::now());
     protocol_error(replies::auth_failed);
 }
@@ -1091,7 +1117,7 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
 // The upstream leg
 
 ClientIdentity ClientSession::identity() const {
-    return ClientIdentity{client_text_, helo_, esmtp_, authenticated_user_};
+    return ClientIdentity{client_address(), helo_, esmtp_, authenticated_user_};
 }
 
 void ClientSession::upstream_ready() {
@@ -1140,7 +1166,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         if (reply.code == 354) {
             queue(replies::start_data);
             phase_ = Phase::data;
-            scanner_.reset();
+            transaction().scanner.reset();
             transaction().fault_reply.clear();
         } else if (reply.code_class() == 4 || reply.code_class() == 5) {
             relay_upstream_reply(reply);
@@ -1193,7 +1219,7 @@ void ClientSession::reject_upstream_reply(std::string_view why) {
 void ClientSession::upstream_notice(bool warning, std::string_view text) {
     const std::string line = std::string(text) + " (" + config_->upstream.host + ":" +
                              std::to_string(config_->upstream.port) + ", for " +
-                             client_notation(client_text_) + ")";
+                             client_notation(client_address()) + ")";
     if (warning) {
         host_.log().warning(line);
     } else {
@@ -1203,7 +1229,7 @@ void ClientSession::upstream_notice(bool warning, std::string_view text) {
 
 void ClientSession::upstream_wrote() {
     pending_ = Pending::none;
-    body_.clear();
+    transaction().body.clear();
     if (transaction().final_dot_after_body) {
         transaction().final_dot_after_body = false;
         pending_ = Pending::final_dot;
@@ -1219,7 +1245,7 @@ void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail
     transaction().final_dot_after_body = false;
     host_.log().warning("upstream " + config_->upstream.host + ":" + std::to_string(config_->upstream.port) +
                         " " + describe(fault) + " (" + std::string(detail) + ") for " +
-                        client_notation(client_text_));
+                        client_notation(client_address()));
     if (was == Pending::mail && upstream_reused_ && fault == UpstreamFault::connection_lost) {
         // The connection kept from an earlier transaction went stale while idle: open a fresh one once.
         upstream_reused_ = false;
@@ -1242,7 +1268,7 @@ void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail
 void ClientSession::end_of_data() {
     phase_ = Phase::command;
     std::string_view local_reply;
-    switch (scanner_.problem()) {
+    switch (transaction().scanner.problem()) {
     case DataScanner::Problem::too_big:
         local_reply = replies::message_too_big;
         break;
@@ -1267,10 +1293,10 @@ void ClientSession::end_of_data() {
         reset_transaction();
         return;
     }
-    if (!body_.empty()) {
+    if (!transaction().body.empty()) {
         // The last piece of the body goes first; the final dot follows when it is written.
         pending_ = Pending::body;
-        upstream().send_body(body_.data(), body_.size());
+        upstream().send_body(transaction().body.data(), transaction().body.size());
         transaction().final_dot_after_body = true;
         return;
     }
@@ -1282,20 +1308,21 @@ void ClientSession::end_of_data() {
 // Logging
 
 void ClientSession::log_reject(std::string_view command, std::string_view reply_line, std::string_view to) {
-    host_.log().info(reject_line(
-        command, client_text_, reply_line, client_session_detail::without_brackets(transaction().mail_from),
-        client_session_detail::without_brackets(to), esmtp_ ? "ESMTP" : "SMTP", helo_));
+    host_.log().info(reject_line(command, client_address(), reply_line,
+                                 client_session_detail::without_brackets(transaction().mail_from),
+                                 client_session_detail::without_brackets(to), esmtp_ ? "ESMTP" : "SMTP",
+                                 helo_));
 }
 
 void ClientSession::log_accepted(const ParsedReply& reply) {
-    std::string line = "message accepted from " + client_notation(client_text_) +
+    std::string line = "message accepted from " + client_notation(client_address()) +
                        ": from=" + transaction().mail_from + " to=";
     for (std::size_t index = 0; index < transaction().recipients.size(); ++index) {
         line += index ? "," : "";
         line += transaction().recipients[index];
     }
-    line +=
-        " size=" + std::to_string(scanner_.received()) + " upstream=\"" + std::to_string(reply.code) + " ";
+    line += " size=" + std::to_string(transaction().scanner.received()) + " upstream=\"" +
+            std::to_string(reply.code) + " ";
     client_session_detail::append_clean(line, reply.line_count ? reply.lines[reply.line_count - 1] : "");
     line += "\"";
     host_.log().info(line);

@@ -15,8 +15,8 @@
 #include <relayguard/proxy/tls_session.hpp>
 
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,13 +41,22 @@ public:
     // Closes at once (shutdown time-out); a message in flight is dropped without its final dot.
     void close_now();
 
-    const std::string& client_address() const { return client_text_; }
+    // The client's address as text ("192.0.2.7"), made when needed: an idle session does not keep it.
+    std::string client_address() const { return client_.to_string(); }
+    // When the session's current wait runs out (time_point::max() when nothing is timed), and what the
+    // host calls then.
+    std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+    void deadline_passed();
     // Whether the server counted this session against its connection limits (refused ones are not).
     bool counted = false;
 
 private:
     enum class Phase : std::uint8_t { greeting, handshake, command, auth, data, closed };
     struct Transaction {
+        Transaction(BareNewlinePolicy bare_newlines, std::uint64_t max_message_size, BufferPool& pool)
+            : scanner(bare_newlines, max_message_size), body(pool) {}
+        DataScanner scanner;
+        ByteBuffer body; // message data decoded by the scanner, on its way upstream
         bool smtputf8 = false;
         std::string mail_from;               // canonical, "<a@b>" or "<>"
         std::string mail_line;               // the MAIL command for the upstream
@@ -96,6 +105,8 @@ private:
     void handle_rset();
     void handle_quit();
     void handle_starttls(const Command& command);
+    AuthExchange& auth_exchange();
+    void end_auth_exchange();
     void handle_auth(const Command& command);
     void handle_auth_line(std::string_view line);
     void handle_auth_step(AuthStep step);
@@ -130,27 +141,28 @@ private:
     SessionHost& host_;
     std::shared_ptr<const policy::Config> config_;
     asio::ip::tcp::socket socket_;
-    asio::steady_timer timer_;
-    std::uint32_t timer_serial_ = 0;
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
     policy::IpAddress client_;
-    std::string client_text_;
     ByteBuffer in_;
     ByteBuffer out_;
-    ByteBuffer body_;
     std::unique_ptr<UpstreamLink> upstream_; // from the first MAIL on
-    DataScanner scanner_;
 
     policy::ListenTls listen_tls_;
     std::shared_ptr<const TlsServerContext> tls_context_;
     // Taken with config_ when the session starts, so that a reload never mixes two configurations.
     std::shared_ptr<const TlsClientContext> upstream_tls_;
     std::unique_ptr<TlsSession> tls_;
-    ByteBuffer raw_in_;
-    ByteBuffer raw_out_;
+    // Ciphertext in and out, allocated with the TLS session (a clear-text session has none).
+    struct TlsBuffers {
+        explicit TlsBuffers(BufferPool& pool) : raw_in(pool), raw_out(pool) {}
+        ByteBuffer raw_in;
+        ByteBuffer raw_out;
+    };
+    std::unique_ptr<TlsBuffers> tls_buffers_;
     bool starttls_pending_ = false; // the 220 for STARTTLS is being written; the handshake follows
     bool tls_wants_read_ = false;   // the TLS session needs ciphertext from the socket to go on
 
-    AuthExchange auth_;
+    std::unique_ptr<AuthExchange> auth_exchange_; // during AUTH only
     policy::AuthMechanism auth_mechanism_ = policy::AuthMechanism::plain;
     std::string authenticated_user_;
 

@@ -27,6 +27,10 @@ constexpr std::size_t buffer_block_size = 16 * 1024;
 constexpr std::size_t idle_buffer_blocks = 64;
 // How long to pause accepting after the process ran out of descriptors (EMFILE), as nginx does.
 constexpr std::chrono::milliseconds accept_pause{100};
+// Session deadlines are checked by one sweep over the sessions, at the earliest deadline but never more
+// often than this: a time-out may fire this much late, and a flood of deadlines cannot turn the sweep
+// (linear in the sessions) into a busy loop.
+constexpr std::chrono::milliseconds min_sweep_interval{50};
 
 policy::IpAddress to_ip_address(const asio::ip::address& address) {
     if (address.is_v4()) {
@@ -48,7 +52,7 @@ public:
           auth_failures_(
               std::make_unique<AuthFailureTracker>(config_->auth.max_failures, config_->auth.lockout)),
           password_checker_([&io](std::function<void()> job) { asio::post(io, std::move(job)); }),
-          shutdown_timer_(io) {}
+          shutdown_timer_(io), sweep_timer_(io) {}
 
     std::vector<std::string> set_listeners(const std::vector<ListenerSpec>& specs);
     void start();
@@ -69,6 +73,7 @@ public:
     PasswordChecker& password_checker() override { return password_checker_; }
     void note_upstream_smtputf8(bool offered) override { upstream_smtputf8_ = offered; }
     void session_ended(ClientSession& session) override;
+    void wake_at(std::chrono::steady_clock::time_point deadline) override;
 
 private:
     // Held by shared_ptr: the accept and pause handlers keep their listener alive after a reload or an
@@ -85,6 +90,7 @@ private:
     std::optional<std::string> open_listener(Listener& listener);
     void close_listener(Listener& listener);
     void accept(const std::shared_ptr<Listener>& listener);
+    void sweep_deadlines();
     void admit(asio::ip::tcp::socket socket, policy::ListenTls tls);
     void check_drained();
 
@@ -105,6 +111,9 @@ private:
     bool stopping_ = false;
     std::function<void()> drained_;
     asio::steady_timer shutdown_timer_;
+    asio::steady_timer sweep_timer_;
+    std::chrono::steady_clock::time_point next_sweep_ = std::chrono::steady_clock::time_point::max();
+    std::chrono::steady_clock::time_point last_sweep_{};
 };
 
 std::optional<std::string> Server::Impl::open_listener(Listener& listener) {
@@ -268,6 +277,44 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
     ++counted_sessions_;
     ++sessions_per_client_[client_text];
     session->start();
+}
+
+void Server::Impl::wake_at(std::chrono::steady_clock::time_point deadline) {
+    if (deadline >= next_sweep_) {
+        return; // the sweep already planned comes first and plans the next
+    }
+    next_sweep_ = std::max(deadline, last_sweep_ + server_detail::min_sweep_interval);
+    // Re-arming cancels the wait in progress; its handler sees operation_aborted and does nothing.
+    sweep_timer_.expires_at(next_sweep_);
+    sweep_timer_.async_wait([this, keep = shared_from_this()](const asio::error_code& error) {
+        if (!error) {
+            sweep_deadlines();
+        }
+    });
+}
+
+void Server::Impl::sweep_deadlines() {
+    const auto now = std::chrono::steady_clock::now();
+    last_sweep_ = now;
+    next_sweep_ = std::chrono::steady_clock::time_point::max();
+    std::vector<std::shared_ptr<ClientSession>> due;
+    auto earliest = std::chrono::steady_clock::time_point::max();
+    for (ClientSession* session : sessions_) {
+        if (session->deadline() <= now) {
+            due.push_back(session->shared_from_this());
+        } else {
+            earliest = std::min(earliest, session->deadline());
+        }
+    }
+    // A session's time-out may end it or arm a new deadline (which calls wake_at).
+    for (const std::shared_ptr<ClientSession>& session : due) {
+        if (session->deadline() <= now) {
+            session->deadline_passed();
+        }
+    }
+    if (earliest != std::chrono::steady_clock::time_point::max()) {
+        wake_at(earliest);
+    }
 }
 
 void Server::Impl::session_ended(ClientSession& session) {

@@ -7,6 +7,7 @@
 #include <relayguard/proxy/password_checker.hpp>
 #include <relayguard/proxy/tls_context.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string_view>
 
@@ -38,6 +39,9 @@ public:
     virtual PasswordChecker& password_checker() = 0;
     // Called from the session's destructor.
     virtual void session_ended(ClientSession& session) = 0;
+    // The session's deadline moved to `deadline`: the host calls its deadline_passed() once it is due.
+    // (One timer in the host serves every session: an idle session holds no timer of its own.)
+    virtual void wake_at(std::chrono::steady_clock::time_point deadline) = 0;
 
 protected:
     ~SessionHost() = default;

@@ -4,6 +4,7 @@
 // connections to a few hundred bytes each; a busy one reuses pooled blocks, so the steady state does
 // not allocate.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -12,8 +13,9 @@ namespace relayguard::proxy {
 
 class BufferPool {
 public:
-    // `block_size`: the size of every buffer; `max_idle_blocks`: how many returned blocks are kept
-    // for reuse before further ones are given back to the allocator.
+    // `block_size`: the size of every buffer (below 4 GiB: buffers count in 32 bits, which keeps the
+    // idle session small); `max_idle_blocks`: how many returned blocks are kept for reuse before
+    // further ones are given back to the allocator.
     BufferPool(std::size_t block_size, std::size_t max_idle_blocks);
     ~BufferPool();
     BufferPool(const BufferPool&) = delete;
@@ -50,7 +52,7 @@ public:
     // Borrows the block on first use.
     char* writable();
     std::size_t writable_size() const { return block_ ? capacity() - write_ : capacity(); }
-    void commit(std::size_t count) { write_ += count; }
+    void commit(std::size_t count) { write_ += static_cast<std::uint32_t>(count); }
     // Appends as much of `bytes` as fits; returns whether all of it did.
     bool append(std::string_view bytes);
     void consume(std::size_t count);
@@ -64,8 +66,8 @@ public:
 private:
     BufferPool* pool_;
     std::unique_ptr<char[]> block_;
-    std::size_t read_ = 0;
-    std::size_t write_ = 0;
+    std::uint32_t read_ = 0;
+    std::uint32_t write_ = 0;
 };
 
 } // namespace relayguard::proxy
