@@ -107,6 +107,7 @@ private:
     std::unique_ptr<hal::NicMonitor> nic_;
     std::unique_ptr<InterfaceWatcher> interface_watcher_;
     PidFile pid_file_;
+    std::optional<Account> account_; // <run user group>, looked up at boot
     bool stopping_ = false;
     unsigned reloads_ = 0;
 };
@@ -180,6 +181,15 @@ bool Daemon::Impl::step_configuration() {
     log_->info("boot: configuration: " + config_->source + " (" + std::to_string(config_->listeners.size()) +
                " listeners, upstream " + config_->upstream.host + ":" +
                std::to_string(config_->upstream.port) + ")");
+    if (!config_->run.user.empty()) {
+        // Looked up now, before anything is opened: a misspelt account must not leave a listener open
+        // for the moment it takes to find out.
+        std::string error;
+        account_ = find_account(config_->run.user, config_->run.group, error);
+        if (!account_) {
+            return fail("configuration", "<run>: " + error);
+        }
+    }
     const std::string pid_path = options_.pid_file.empty() ? config_->run.pid_file : options_.pid_file;
     if (!pid_path.empty()) {
         if (const std::optional<std::string> error = pid_file_.write(pid_path)) {
@@ -258,10 +268,7 @@ bool Daemon::Impl::step_privileges() {
         return true;
     }
     std::string error;
-    const std::optional<Account> account = find_account(run.user, run.group, error);
-    if (!account) {
-        return fail("privileges", error);
-    }
+    const std::optional<Account>& account = account_;
     const std::optional<PrivilegeChange> change = drop_privileges(*account, error);
     if (!change) {
         return fail("privileges", error);

@@ -80,7 +80,8 @@ public:
             // Not a watchdog, so no 'V': it would land in whatever file or device this is.
             io_->close(fd_);
             fd_ = -1;
-            if (error == ENOTTY || error == EINVAL) {
+            // ENOSYS: what qemu-user answers for an ioctl it does not know, on any file.
+            if (error == ENOTTY || error == EINVAL || error == ENOSYS) {
                 return device_error(error, "not a watchdog device (WDIOC_GETSUPPORT refused)");
             }
             return device_error(error, "WDIOC_GETSUPPORT failed");

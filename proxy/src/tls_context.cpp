@@ -307,7 +307,9 @@ std::unique_ptr<ContextState> build_client_state(const FileBytes* ca, const std:
     } else {
         mbedtls_ssl_conf_authmode(&state->config, MBEDTLS_SSL_VERIFY_NONE);
     }
-#if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
+#if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH) && !(MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_3))
+    // Not with TLS 1.3 in the build: an OpenSSL server answers the extension in its EncryptedExtensions,
+    // and mbedTLS 3.6's TLS 1.3 client then aborts the handshake ("unsupported extension").
     const int ret = mbedtls_ssl_conf_max_frag_len(&state->config, upstream_max_fragment_code);
     if (ret != 0) {
         error = "cannot limit the TLS fragment length: " + describe_mbedtls_error(ret);

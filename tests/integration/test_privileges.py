@@ -71,7 +71,7 @@ class PrivilegeTests(h.IntegrationTestCase):
         client = self.greeted(("127.0.0.1", port), source=h.TRUSTED_CLIENT)
         self.assertReply(self.deliver(client, b"via a privileged port after the drop\r\n"), 250)
 
-    def test_an_unknown_account_stops_the_boot_at_its_step(self):
+    def test_an_unknown_account_stops_the_boot_before_anything_listens(self):
         sink = self.start_sink()
         relayguard = h.Relayguard(self.workdir / "rg-nouser", sink.address, transcript=self.transcript,
                                   sections={"run": {"user": "relayguard-no-such-user"}})
@@ -79,7 +79,8 @@ class PrivilegeTests(h.IntegrationTestCase):
         with self.assertRaises(h.RelayguardFailed):
             relayguard.start(attempts=1)
         self.assertIn('no user "relayguard-no-such-user"', relayguard.stderr())
-        self.assertIn('not starting: the boot step "privileges" failed', relayguard.stderr())
+        self.assertIn('not starting: the boot step "configuration" failed', relayguard.stderr())
+        self.assertNotIn("boot: listeners", relayguard.stderr())
 
 
 if __name__ == "__main__":

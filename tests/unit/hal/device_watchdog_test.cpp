@@ -307,7 +307,8 @@ TEST_CASE("device watchdog on a regular file reports that it is not a watchdog",
     const auto watchdog = make_device_watchdog(path);
     const auto error = watchdog->start(std::chrono::seconds(30));
     REQUIRE(error);
-    CHECK(error->code == ENOTTY);
+    // The kernel answers ENOTTY; qemu-user, which runs the ARM test builds, ENOSYS.
+    CHECK((error->code == ENOTTY || error->code == ENOSYS));
     CHECK_THAT(error->message, Catch::Contains("not a watchdog") && Catch::Contains(path));
     CHECK(std::filesystem::file_size(path) == 1); // nothing was written into it
     CHECK(error_code(watchdog->feed()) == EBADF);

@@ -72,9 +72,9 @@ private:
 // (MBEDTLS_SSL_VERIFY_NONE): the link is encrypted against passive listeners only (opportunistic
 // encryption, as RFC 7435 describes and as MTAs do by default on port 25).
 //
-// The client asks the upstream for 4096-octet records (RFC 6066 maximum_fragment_length, a TLS 1.2
-// extension that servers not knowing it ignore; under TLS 1.3 mbedTLS 3.6 only keeps its own records
-// that small). With the 2.28 system library, whose record buffers have a fixed size, that saves no
+// With a TLS 1.2-only mbedTLS (2.28) the client asks the upstream for 4096-octet records (RFC 6066
+// maximum_fragment_length, an extension that servers not knowing it ignore). A build with TLS 1.3 does
+// not ask: mbedTLS 3.6's TLS 1.3 client aborts when an OpenSSL server answers the extension. With the 2.28 system library, whose record buffers have a fixed size, that saves no
 // memory; a library built with MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH shrinks both record buffers to the
 // negotiated size after the handshake. Only a client can ask for it, so the listeners cannot.
 class TlsClientContext {
