@@ -20,9 +20,6 @@ constexpr std::size_t max_relayed_reply_lines = 8;
 // relayguard writes (a relayed upstream reply of max_relayed_reply_lines lines; EHLO is far shorter)
 // fits in it, so a reply is never cut.
 constexpr std::size_t reply_headroom = max_relayed_reply_lines * max_reply_line_length + 64;
-// How much client input the DATA scanner takes per step: its output (at most twice the input) must fit
-// one pooled block.
-constexpr std::size_t data_step_divisor = 2;
 // A refused client gets this long to take its one reply line.
 constexpr std::chrono::seconds refuse_timeout{10};
 // The longest HELO/EHLO argument remembered (RFC 5321 domain or address literal).
@@ -390,8 +387,9 @@ bool ClientSession::process_data() {
     }
     char* out = transaction().body.writable();
     const std::size_t room = transaction().body.writable_size();
-    const std::size_t step_input = std::min(in_.size(), room / client_session_detail::data_step_divisor);
-    const DataScanner::Step step = transaction().scanner.scan(in_.data(), step_input, out, room);
+    // The scanner takes as much as surely fits: a whole read of plain content becomes one write upstream
+    // (dot-stuffing and normalised newlines, which grow the data, make a step stop early instead).
+    const DataScanner::Step step = transaction().scanner.scan(in_.data(), in_.size(), out, room);
     in_.consume(step.consumed);
     const bool problem = transaction().scanner.problem() != DataScanner::Problem::none;
     if (problem || !transaction().fault_reply.empty()) {

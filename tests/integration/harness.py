@@ -1088,6 +1088,15 @@ class Relayguard:
                     f"relayguard exited with status {self.exit_code} before listening on [{host}]:{port}\n"
                     f"--- command: {shlex.join(self.process.args)}\n--- configuration:\n{self.config_xml()}"
                     f"--- stderr:\n{self.stderr()}")
+            if not self._owns_listener(port):
+                # Not listening yet, or the port belongs to another test's relayguard (two tests running
+                # at once may pick the same port; the second relayguard then fails and is retried).
+                if time.monotonic() >= deadline:
+                    self.kill()
+                    raise RelayguardFailed(f"relayguard did not listen on [{host}]:{port} within "
+                                           f"{scaled(10):.0f}s\n--- stderr:\n{self.stderr()}")
+                time.sleep(0.03)
+                continue
             try:
                 probe = socket.create_connection((host, port), timeout=1, source_address=(source, 0))
                 if probe.getsockname()[:2] == probe.getpeername()[:2]:
@@ -1114,6 +1123,35 @@ class Relayguard:
                     return
             self._finish_probe(probe)
             return
+
+    def _owns_listener(self, port):
+        """Whether this relayguard process (the emulator's, under qemu) has a socket listening on `port`:
+        the kernel's socket table names the listening socket's inode, and /proc/PID/fd its owner."""
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as lines:
+                    next(lines)
+                    for line in lines:
+                        fields = line.split()
+                        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                            inodes.add(fields[9])
+            except OSError:
+                continue
+        if not inodes:
+            return False
+        try:
+            descriptors = os.listdir(f"/proc/{self.process.pid}/fd")
+        except OSError:
+            return False
+        for descriptor in descriptors:
+            try:
+                target = os.readlink(f"/proc/{self.process.pid}/fd/{descriptor}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return True
+        return False
 
     def _finish_probe(self, probe):
         """Reads the greeting and says QUIT, so the probe's session is over before the test begins."""

@@ -95,6 +95,9 @@ private:
     void end_line(Cursor& cursor, bool real_crlf, Emission& emission) const;
     void bare_newline(Cursor& cursor, Problem kind, Emission& emission) const;
     std::size_t write_held(char* out, std::size_t out_capacity);
+    // The fast path: inside a line's content, the octets up to the next CR, LF or NUL change nothing but
+    // the count, so they are copied in one go. Returns how many were taken (0: not in content).
+    std::size_t plain_run(const char* in, std::size_t in_size, char* out, std::size_t room);
 
     BareNewlinePolicy policy_;
     std::uint64_t max_size_;
