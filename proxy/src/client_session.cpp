@@ -225,7 +225,6 @@ void ClientSession::read_more() {
     if (reading_ || phase_ == Phase::closed) {
         return;
     }
-    // Waiting for readability before borrowing a buffer keeps idle sessions free of one.
     if (tls_ && phase_ != Phase::handshake && !tls_wants_read_) {
         // Plaintext may wait inside the TLS session, or ciphertext in raw_in: no socket event would
         // announce it, so it is taken now (posted, not recursed into).
@@ -237,14 +236,20 @@ void ClientSession::read_more() {
         });
         return;
     }
-    in_.release_if_empty();
-    out_.release_if_empty();
-    if (transaction_) {
-        transaction_->body.release_if_empty();
-    }
-    if (tls_buffers_) {
-        tls_buffers_->raw_in.release_if_empty();
-        tls_buffers_->raw_out.release_if_empty();
+    // Between transactions the session waits for readability with no buffer borrowed, which keeps idle
+    // sessions small. Inside a transaction it reads straight into its input buffer: the next command
+    // or the body follows at once, and a read (unlike a readiness wait) costs Asio no epoll_ctl.
+    const bool busy = in_transaction_ || phase_ == Phase::data;
+    if (!busy) {
+        in_.release_if_empty();
+        out_.release_if_empty();
+        if (transaction_) {
+            transaction_->body.release_if_empty();
+        }
+        if (tls_buffers_) {
+            tls_buffers_->raw_in.release_if_empty();
+            tls_buffers_->raw_out.release_if_empty();
+        }
     }
     // The handshake's time-out runs from begin_tls(): re-arming it per read would let a client that
     // trickles its handshake hold the session's TLS memory for ever.
@@ -252,6 +257,26 @@ void ClientSession::read_more() {
         arm_timer(phase_ == Phase::data ? config_->limits.data_timeout : config_->limits.command_timeout);
     }
     reading_ = true;
+    if (busy) {
+        ByteBuffer& target = tls_ ? tls_buffers_->raw_in : in_;
+        char* room = target.writable();
+        if (target.writable_size() == 0) {
+            // Cannot happen (see on_readable), and a zero-size read would complete at once, for ever.
+            reading_ = false;
+            client_gone("input buffer full");
+            return;
+        }
+        socket_.async_read_some(
+            asio::buffer(room, target.writable_size()),
+            [self = shared_from_this()](const asio::error_code& error, std::size_t count) {
+                if (error == asio::error::operation_aborted || self->phase_ == Phase::closed) {
+                    return;
+                }
+                self->reading_ = false;
+                self->received(error, count);
+            });
+        return;
+    }
     socket_.async_wait(asio::ip::tcp::socket::wait_read,
                        [self = shared_from_this()](const asio::error_code& error) {
                            // A cancelled wait belongs to whoever cancelled it (drain, time-out, close), which
@@ -283,10 +308,16 @@ void ClientSession::on_readable() {
         read_more();
         return;
     }
+    received(error, count);
+}
+
+// `count` octets arrived in the input buffer (ciphertext with TLS), or the read failed.
+void ClientSession::received(const asio::error_code& error, std::size_t count) {
     if (error) {
         client_gone(error == asio::error::eof ? "disconnected" : error.message());
         return;
     }
+    ByteBuffer& target = tls_ ? tls_buffers_->raw_in : in_;
     target.commit(count);
     if (tls_) {
         tls_wants_read_ = false;

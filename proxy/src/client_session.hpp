@@ -76,6 +76,7 @@ private:
     void greet();
     void read_more();
     void on_readable();
+    void received(const asio::error_code& error, std::size_t count);
     void process_input();
     bool process_data();
     void flush();

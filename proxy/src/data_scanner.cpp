@@ -9,9 +9,17 @@ namespace data_scanner_detail {
 constexpr char line_end[] = {'\r', '\n'};
 constexpr char stuffed_dot[] = {'.', '.'};
 
-// Inside a line's content only these octets change the scanner's state.
-bool is_special(char octet) {
-    return octet == '\r' || octet == '\n' || octet == '\0';
+// The length of the prefix of [text, text + size) that holds no CR, LF or NUL: inside a line's content
+// only those octets change the scanner's state. memchr is vectorised in every C library; a line is
+// usually ended by its CR, so the LF and NUL searches stop there.
+std::size_t plain_prefix(const char* text, std::size_t size) {
+    std::size_t span = size;
+    for (const char special : {'\r', '\n', '\0'}) {
+        if (const void* found = std::memchr(text, special, span)) {
+            span = static_cast<std::size_t>(static_cast<const char*>(found) - text);
+        }
+    }
+    return span;
 }
 
 template <std::size_t size, typename Emission>
@@ -133,10 +141,7 @@ std::size_t DataScanner::plain_run(const char* in, std::size_t in_size, char* ou
     }
     const bool producing = cursor_.problem == Problem::none;
     const std::size_t limit = producing ? std::min(in_size, room) : in_size;
-    std::size_t run = 0;
-    while (run < limit && !data_scanner_detail::is_special(in[run])) {
-        ++run;
-    }
+    const std::size_t run = data_scanner_detail::plain_prefix(in, limit);
     if (producing && run > 0) {
         std::memcpy(out, in, run);
     }
