@@ -1,0 +1,669 @@
+#!/usr/bin/env python3
+"""relayguard's benchmarks: started by bench/run (which installs and builds first), Python 3 stdlib only.
+
+Every comparison is measured in one run, interleaved between the contenders (A B C A B C ..., the
+order rotated each round so none always goes first), and reported as the median of the rounds with
+the ratio to the direct path (or to haproxy's blind hop) of the same run. Nothing here asserts a
+wall-clock threshold: the targets are ratios and byte counts, judged in the report.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "lib"))
+
+import contenders as cs  # noqa: E402
+import loadgen  # noqa: E402
+import report  # noqa: E402
+
+REPO = HERE.parent
+
+FULL = {
+    "rounds": 3,  # throughput at 20 sessions: medians of 3 interleaved rounds
+    "sessions": 20,
+    "messages": 10000,
+    "message_size": 10240,
+    "sweep_sessions": [1, 5, 20, 50],
+    "sweep_messages": {1: 100, 5: 500, 50: 2500},  # 20 sessions: the main measurement above
+    "sweep_rounds": 3,
+    "bulk_size": 25 * 1024 * 1024,
+    "bulk_rounds": 7,
+    "latency_rounds": 5,
+    "latency_commands": 400,
+    "idle_counts": [1000, 10000],
+    "tls_sessions": 200,
+    "handshakes": 400,
+    "handshake_rounds": 3,
+    "handshake_workers": 3,
+    "timeout": 900,
+}
+
+SMOKE = {
+    "rounds": 1,
+    "sessions": 5,
+    "messages": 40,
+    "message_size": 10240,
+    "sweep_sessions": [1, 5],
+    "sweep_messages": {1: 10},
+    "sweep_rounds": 1,
+    "bulk_size": 1024 * 1024,
+    "bulk_rounds": 1,
+    "latency_rounds": 1,
+    "latency_commands": 20,
+    "idle_counts": [50],
+    "tls_sessions": 5,
+    "handshakes": 10,
+    "handshake_rounds": 1,
+    "handshake_workers": 2,
+    "timeout": 60,
+}
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.plan = dict(SMOKE if args.smoke else FULL)
+        if args.rounds:
+            self.plan["rounds"] = self.plan["sweep_rounds"] = args.rounds
+        self.out = Path(args.out).resolve()
+        self.work = self.out / "work"
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        self.work.mkdir(parents=True)
+        self.binary = Path(args.binary).resolve()
+        self.results = {
+            "mode": "smoke" if args.smoke else "full",
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "command": args.command_line,
+            "plan": {key: (value if not isinstance(value, dict) else {str(k): v for k, v in value.items()})
+                     for key, value in self.plan.items()},
+            "machine": machine(),
+            "contenders": {},
+            "skipped": {},
+            "errors": [],
+        }
+        self.failures = 0
+        self.running = []
+        self.nofile = cs.raise_nofile(65536)
+        self.results["machine"]["descriptor_limit"] = self.nofile
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    def say(self, text):
+        print(f"bench: {text}", flush=True)
+
+    def skip(self, what, reason):
+        self.results["skipped"][what] = reason
+        print(f"SKIP {what}: {reason}", flush=True)
+
+    def fail(self, what, error):
+        self.failures += 1
+        text = f"{what}: {error}"
+        self.results["errors"].append(text)
+        print(f"FAIL {text}", flush=True)
+
+    def start(self, contender):
+        contender.start()
+        self.running.append(contender)
+        return contender
+
+    def stop(self, contender):
+        contender.stop()
+        if contender in self.running:
+            self.running.remove(contender)
+
+    def stop_all(self):
+        for contender in list(reversed(self.running)):
+            contender.stop()
+        self.running = []
+
+    # -- which contenders exist ------------------------------------------------------------------
+
+    def available(self):
+        names = ["direct", "haproxy", "relayguard", "nginx", "haraka"]
+        present = {"direct": True, "relayguard": self.binary.exists()}
+        reasons = {"relayguard": f"{self.binary} does not exist"}
+        present["haproxy"] = cs.Haproxy.available()
+        reasons["haproxy"] = "haproxy is not installed (apt-get install haproxy)"
+        present["nginx"] = cs.Nginx.available()
+        reasons["nginx"] = "nginx or its mail module is not installed (apt-get install nginx libnginx-mod-mail)"
+        present["haraka"] = cs.Haraka.available_in(self.args.haraka_dir)
+        reasons["haraka"] = f"Haraka is not installed in {self.args.haraka_dir} (npm install Haraka)"
+        wanted = [name for name in names if not self.args.only or name in self.args.only]
+        chosen = []
+        for name in wanted:
+            if present[name]:
+                chosen.append(name)
+            else:
+                self.skip(name, reasons[name])
+        return chosen
+
+    def make(self, name, sink, **options):
+        workdir = self.work / options.pop("folder", "throughput")
+        if name == "direct":
+            return cs.Direct(workdir, sink)
+        if name == "haproxy":
+            return cs.Haproxy(workdir, sink, **options)
+        if name == "relayguard":
+            return cs.Relayguard(workdir, sink, self.binary, **options)
+        if name == "nginx":
+            return cs.Nginx(workdir, sink, **options)
+        if name == "haraka":
+            return cs.Haraka(workdir, sink, self.args.haraka_dir, HERE / "haraka" / "bench_no_rdns.js")
+        raise ValueError(name)
+
+    # -- 1 and 2: message throughput ---------------------------------------------------------------
+
+    def throughput(self, names):
+        plan = self.plan
+        sink = cs.SmtpSink(self.work / "throughput", max_sessions=2000).start()
+        self.running.append(sink)
+        started = {}
+        for name in names:
+            contender = self.make(name, sink)
+            try:
+                started[name] = self.start(contender)
+                self.results["contenders"][name] = {"label": contender.label, "version": contender.version(),
+                                                    "configuration": contender.describe()}
+            except Exception as error:  # noqa: BLE001 - a contender that cannot start is reported, not fatal
+                self.fail(f"starting {name}", error)
+        order = [name for name in names if name in started]
+        results = self.results.setdefault("throughput", {})
+        # The 20-session measurement with the full count first (the table), then the sweep's other points.
+        points = [(plan["sessions"], plan["messages"], plan["rounds"])]
+        for sessions in plan["sweep_sessions"]:
+            if sessions != plan["sessions"]:
+                points.append((sessions, plan["sweep_messages"][sessions], plan["sweep_rounds"]))
+        for sessions, messages, rounds in points:
+            for many in (False, True):
+                mode = "many" if many else "one"
+                key = f"{mode}/{sessions}"
+                self.say(f"throughput: {sessions} sessions, {messages} messages of {plan['message_size']} octets, "
+                         f"{'many messages' if many else 'one message'} per connection, {rounds} rounds")
+                samples = {name: [] for name in order}
+                cpu = {name: [] for name in order}
+                for round_index in range(rounds):
+                    for name in rotate(order, round_index):
+                        contender = started[name]
+                        if not contender.alive():
+                            continue
+                        before = sum(cs.cpu_seconds(pid) for pid in contender.pids())
+                        try:
+                            elapsed = loadgen.smtp_source(contender.port, sessions, messages, plan["message_size"],
+                                                          many, plan["timeout"])
+                        except loadgen.LoadFailed as error:
+                            self.fail(f"throughput {key} {name}", error)
+                            continue
+                        after = sum(cs.cpu_seconds(pid) for pid in contender.pids())
+                        samples[name].append(messages / elapsed)
+                        cpu[name].append((after - before) * 1e6 / messages)
+                        print(f"  round {round_index + 1} {name:<10} {messages / elapsed:9.1f} msg/s", flush=True)
+                results[key] = {"sessions": sessions, "messages": messages, "many_per_connection": many,
+                                "rounds": rounds, "samples": samples, "cpu_us_per_message": cpu,
+                                "median": {name: median(values) for name, values in samples.items()},
+                                "median_cpu_us_per_message": {name: median(values) for name, values in cpu.items()}}
+                summary = ", ".join(f"{name} {value:.0f}" for name, value in results[key]["median"].items()
+                                    if value is not None)
+                self.say(f"  medians (msg/s): {summary}")
+        for name in order:
+            contender = started[name]
+            if not contender.alive():
+                self.fail(f"throughput {name}", f"exited during the run: {contender.process.log_tail(5)}")
+            self.stop(contender)
+        self.stop(sink)
+
+    # -- 3: bulk DATA -----------------------------------------------------------------------------
+
+    def bulk(self, names):
+        names = [name for name in ("direct", "haproxy", "relayguard") if name in names]
+        plan = self.plan
+        sink = cs.SmtpSink(self.work / "bulk", max_sessions=100, name="smtp-sink-bulk").start()
+        self.running.append(sink)
+        started = {}
+        for name in names:
+            try:
+                started[name] = self.start(self.make(name, sink, folder="bulk"))
+            except Exception as error:  # noqa: BLE001
+                self.fail(f"starting {name} for bulk DATA", error)
+        samples = {name: [] for name in started}
+        size = plan["bulk_size"]
+        self.say(f"bulk DATA: one message of {size} octets, {plan['bulk_rounds']} rounds")
+        for round_index in range(plan["bulk_rounds"]):
+            for name in rotate(list(started), round_index):
+                try:
+                    elapsed = loadgen.smtp_source(started[name].port, 1, 1, size, False, plan["timeout"])
+                except loadgen.LoadFailed as error:
+                    self.fail(f"bulk {name}", error)
+                    continue
+                samples[name].append(size / elapsed)
+        self.results["bulk"] = {"size": size, "rounds": plan["bulk_rounds"], "samples": samples,
+                                "median": {name: median(values) for name, values in samples.items()}}
+        self.say("  medians (MB/s): " + ", ".join(f"{n} {v / 1e6:.0f}" for n, v in
+                                                   self.results["bulk"]["median"].items() if v))
+        for contender in started.values():
+            self.stop(contender)
+        self.stop(sink)
+
+    # -- 4: per-command latency -------------------------------------------------------------------
+
+    def latency(self, names):
+        names = [name for name in ("direct", "relayguard") if name in names]
+        plan = self.plan
+        sink = cs.SmtpSink(self.work / "latency", max_sessions=100, name="smtp-sink-latency").start()
+        self.running.append(sink)
+        started = {}
+        for name in names:
+            try:
+                started[name] = self.start(self.make(name, sink, folder="latency"))
+            except Exception as error:  # noqa: BLE001
+                self.fail(f"starting {name} for latency", error)
+        rcpt = {name: [] for name in started}
+        noop = {name: [] for name in started}
+        self.say(f"latency: {plan['latency_commands']} RCPT and NOOP round trips, {plan['latency_rounds']} rounds")
+        for round_index in range(plan["latency_rounds"]):
+            for name in rotate(list(started), round_index):
+                try:
+                    r, n = loadgen.command_round_trips("127.0.0.1", started[name].port, plan["latency_commands"])
+                except (loadgen.LoadFailed, OSError) as error:
+                    self.fail(f"latency {name}", error)
+                    continue
+                rcpt[name] += r
+                noop[name] += n
+        self.results["latency"] = {
+            "commands_per_round": plan["latency_commands"], "rounds": plan["latency_rounds"],
+            "rcpt": {name: percentiles(values) for name, values in rcpt.items()},
+            "noop": {name: percentiles(values) for name, values in noop.items()},
+        }
+        for contender in started.values():
+            self.stop(contender)
+        self.stop(sink)
+
+    # -- 5: memory --------------------------------------------------------------------------------
+
+    def memory(self, names, certificate):
+        plan = self.plan
+        memory = self.results.setdefault("memory", {"idle": {}, "sessions": {}, "tls": {}})
+        sink = cs.SmtpSink(self.work / "memory", max_sessions=12000, name="smtp-sink-memory").start()
+        self.running.append(sink)
+        settle = 0.3 if self.args.smoke else 1.0
+        # RSS idle: each contender as configured for the throughput runs, fresh, before any session.
+        for name in names:
+            if name == "direct":
+                continue
+            try:
+                contender = self.start(self.make(name, sink, folder="memory-idle"))
+                time.sleep(settle)
+                memory["idle"][name] = rss_record(contender)
+                if name == "nginx":
+                    master = contender.process.pid
+                    memory["idle"]["nginx-master"] = {"rss_kib": cs.read_status_kib(master, "VmRSS")}
+                self.stop(contender)
+            except Exception as error:  # noqa: BLE001
+                self.fail(f"idle RSS {name}", error)
+        # Idle plaintext sessions, each count on a fresh process.
+        for name in ("relayguard", "nginx", "haproxy"):
+            if name not in names:
+                continue
+            for count in plan["idle_counts"]:
+                per_session_fds = 2 if name == "haproxy" else 1
+                if count * per_session_fds + 200 > self.nofile:
+                    self.skip(f"memory {name} {count} sessions",
+                              f"needs {count * per_session_fds} descriptors in one process, the limit is "
+                              f"{self.nofile} (raise the hard limit of RLIMIT_NOFILE)")
+                    continue
+                options = {"folder": f"memory-{count}"}
+                if name == "nginx":
+                    options["worker_connections"] = count + 200
+                if name == "haproxy":
+                    options["maxconn"] = count + 100
+                self.say(f"memory: {name} with {count} idle plaintext sessions")
+                sessions = loadgen.IdleSessions()
+                contender = None
+                try:
+                    contender = self.start(self.make(name, sink, **options))
+                    warm_up(contender, settle)
+                    before = rss_record(contender)
+                    started = time.perf_counter()
+                    sessions.open("127.0.0.1", contender.port, count, timeout=max(60, count / 50))
+                    opened = time.perf_counter() - started
+                    time.sleep(settle)
+                    after = rss_record(contender)
+                    held = sessions.still_open()
+                    memory["sessions"][f"{name}/{count}"] = {
+                        "sessions": count, "held": held, "open_seconds": round(opened, 2),
+                        "before": before, "after": after,
+                        "bytes_per_session": (after["rss_kib"] - before["rss_kib"]) * 1024 / count,
+                        "anon_bytes_per_session": (after["anon_kib"] - before["anon_kib"]) * 1024 / count,
+                    }
+                    print(f"  {held}/{count} held; {memory['sessions'][f'{name}/{count}']['bytes_per_session']:.0f} "
+                          "bytes per session", flush=True)
+                except Exception as error:  # noqa: BLE001
+                    self.fail(f"memory {name} {count} sessions", error)
+                finally:
+                    sessions.close()
+                    if contender:
+                        self.stop(contender)
+        # TLS sessions: relayguard and nginx with STARTTLS, the same certificate.
+        for name in ("relayguard", "nginx"):
+            if name not in names:
+                continue
+            count = plan["tls_sessions"]
+            self.say(f"memory: {name} with {count} idle TLS sessions")
+            sessions = loadgen.TlsIdleSessions()
+            contender = None
+            try:
+                contender = self.start(self.make(name, sink, folder="memory-tls", tls=certificate, starttls=True))
+                warm_up(contender, settle, tls=True)
+                before = rss_record(contender)
+                sessions.open("127.0.0.1", contender.port, count)
+                time.sleep(settle)
+                after = rss_record(contender)
+                memory["tls"][name] = {
+                    "sessions": count, "held": sessions.still_open(), "tls_version": sessions.version,
+                    "cipher": sessions.cipher, "before": before, "after": after,
+                    "bytes_per_session": (after["rss_kib"] - before["rss_kib"]) * 1024 / count,
+                }
+                print(f"  {sessions.version} {sessions.cipher}: "
+                      f"{memory['tls'][name]['bytes_per_session']:.0f} bytes per session", flush=True)
+            except Exception as error:  # noqa: BLE001
+                self.fail(f"memory {name} TLS sessions", error)
+            finally:
+                sessions.close()
+                if contender:
+                    self.stop(contender)
+        self.stop(sink)
+
+    # -- 7: STARTTLS handshakes -------------------------------------------------------------------
+
+    def handshakes(self, names, certificate):
+        names = [name for name in ("relayguard", "nginx") if name in names]
+        plan = self.plan
+        sink = cs.SmtpSink(self.work / "tls", max_sessions=100, name="smtp-sink-tls").start()
+        self.running.append(sink)
+        started = {}
+        for name in names:
+            try:
+                started[name] = self.start(self.make(name, sink, folder="tls", tls=certificate, starttls=True))
+            except Exception as error:  # noqa: BLE001
+                self.fail(f"starting {name} with STARTTLS", error)
+        rates = {name: [] for name in started}
+        cpu = {name: [] for name in started}
+        details = {name: {"group": loadgen.ecdhe_group("127.0.0.1", contender.port)}
+                   for name, contender in started.items()}
+        count = plan["handshakes"]
+        self.say(f"STARTTLS: {count} handshakes from {plan['handshake_workers']} client processes, "
+                 f"{plan['handshake_rounds']} rounds")
+        for round_index in range(plan["handshake_rounds"]):
+            for name in rotate(list(started), round_index):
+                contender = started[name]
+                before = sum(cs.cpu_seconds(pid) for pid in contender.pids())
+                try:
+                    elapsed, version, cipher = loadgen.starttls_handshakes("127.0.0.1", contender.port, count,
+                                                                           plan["handshake_workers"])
+                except (loadgen.LoadFailed, OSError) as error:
+                    self.fail(f"handshakes {name}", error)
+                    continue
+                after = sum(cs.cpu_seconds(pid) for pid in contender.pids())
+                rates[name].append(count / elapsed)
+                cpu[name].append((after - before) * 1000 / count)
+                details[name].update({"tls_version": version, "cipher": cipher})
+        self.results["handshakes"] = {
+            "count": count, "workers": plan["handshake_workers"], "rounds": plan["handshake_rounds"],
+            "samples": rates, "median": {name: median(values) for name, values in rates.items()},
+            "server_cpu_ms": {name: median(values) for name, values in cpu.items()}, "details": details,
+        }
+        for contender in started.values():
+            self.stop(contender)
+        self.stop(sink)
+
+    # -- 6: sizes ---------------------------------------------------------------------------------
+
+    def sizes(self):
+        sizes = self.results.setdefault("sizes", {})
+        builds = json.loads(Path(self.args.builds).read_text()) if self.args.builds else {}
+        for key in ("x86-64", "aarch64", "armhf", "aarch64-static"):
+            entry = builds.get(key)
+            if key == "x86-64" and not entry:
+                entry = {"binary": str(self.binary)}
+            if not entry:
+                sizes[key] = {"error": "not built in this run (smoke mode builds nothing)"}
+                continue
+            if entry.get("error"):
+                sizes[key] = {"error": entry["error"]}
+                continue
+            binary = Path(entry["binary"])
+            if not binary.exists():
+                sizes[key] = {"error": f"{binary} does not exist"}
+                continue
+            sizes[key] = {"binary": str(binary.relative_to(REPO) if binary.is_relative_to(REPO) else binary),
+                          "bytes": stripped_size(binary, entry.get("strip")), "file": file_type(binary),
+                          "runs": entry.get("runs", "")}
+
+    # -- the whole run ----------------------------------------------------------------------------
+
+    def certificate(self):
+        directory = self.work / "tls-certificate"
+        directory.mkdir(parents=True, exist_ok=True)
+        certificate, key = directory / "cert.pem", directory / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", str(key), "-out", str(certificate), "-days", "2", "-subj", "/CN=relayguard.bench",
+                        "-addext", "subjectAltName=DNS:relayguard.bench"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30)
+        os.chmod(key, 0o644)  # nginx's workers read it as nobody only at start; relayguard runs as root here
+        return (str(certificate), str(key))
+
+    def execute(self):
+        began = time.monotonic()
+        names = self.available()
+        if "relayguard" not in names:
+            self.fail("relayguard", f"no binary at {self.binary}")
+            return 1
+        if not loadgen.loopback_source_ok():
+            self.fail("loopback", "cannot bind 127.0.1.1 (needed for many idle sessions)")
+        steps = self.args.steps or ["throughput", "bulk", "latency", "memory", "handshakes", "sizes"]
+        certificate = None
+        for step in steps:
+            step_began = time.monotonic()
+            try:
+                if step in ("memory", "handshakes") and certificate is None:
+                    certificate = self.certificate()
+                if step == "throughput":
+                    self.throughput(names)
+                elif step == "bulk":
+                    self.bulk(names)
+                elif step == "latency":
+                    self.latency(names)
+                elif step == "memory":
+                    self.memory(names, certificate)
+                elif step == "handshakes":
+                    self.handshakes(names, certificate)
+                elif step == "sizes":
+                    self.sizes()
+            except Exception as error:  # noqa: BLE001 - one broken step must not lose the others' results
+                self.fail(step, f"{error}\n{traceback.format_exc()}")
+            finally:
+                self.stop_all()
+            self.results.setdefault("step_seconds", {})[step] = round(time.monotonic() - step_began, 1)
+        self.results["seconds"] = round(time.monotonic() - began, 1)
+        return 0
+
+
+def rotate(names, offset):
+    if not names:
+        return []
+    offset %= len(names)
+    return names[offset:] + names[:offset]
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def percentiles(values):
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def at(fraction):
+        return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+    return {"count": len(ordered), "p50_us": at(0.50), "p99_us": at(0.99), "mean_us": statistics.fmean(ordered)}
+
+
+def warm_up(contender, settle, tls=False):
+    """A few sessions opened and closed before the baseline, so that one-time allocations (the TLS
+    library's first handshake, the allocator's first arena) do not count as per-session memory."""
+    holder = loadgen.TlsIdleSessions() if tls else loadgen.IdleSessions()
+    try:
+        holder.open("127.0.0.1", contender.port, 1)
+    finally:
+        holder.close()
+    time.sleep(settle)
+
+
+def rss_record(contender):
+    pids = contender.pids()
+    if not pids:
+        raise RuntimeError(f"{contender.name}: no process to measure")
+    record = {"rss_kib": 0, "anon_kib": 0, "pss_kib": 0, "pids": pids}
+    for pid in pids:
+        record["rss_kib"] += cs.read_status_kib(pid, "VmRSS") or 0
+        record["anon_kib"] += cs.read_status_kib(pid, "RssAnon") or 0
+        record["pss_kib"] += cs.read_pss_kib(pid) or 0
+    return record
+
+
+def stripped_size(binary, strip_tool):
+    """The size of a stripped copy (the release presets already strip; this makes sure)."""
+    tool = strip_tool or "strip"
+    if not shutil.which(tool):
+        return binary.stat().st_size
+    copy = Path(str(binary) + ".bench-stripped")
+    try:
+        shutil.copy(binary, copy)
+        subprocess.run([tool, "--strip-all", str(copy)], check=True, timeout=60)
+        return copy.stat().st_size
+    except (OSError, subprocess.SubprocessError):
+        return binary.stat().st_size
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def file_type(binary):
+    try:
+        text = subprocess.run(["file", "-b", str(binary)], stdout=subprocess.PIPE, timeout=10).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return text.strip()
+
+
+def machine():
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    debian = ""
+    try:
+        debian = Path("/etc/debian_version").read_text().strip()
+    except OSError:
+        pass
+    pretty = ""
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                pretty = line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": memory, "kernel": platform.release(),
+            "machine": platform.machine(), "os": pretty, "debian_version": debian,
+            "python": platform.python_version()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds: tiny counts, one round, no docs")
+    parser.add_argument("--binary", default="build/release/firmware/relayguard", help="the relayguard binary to measure")
+    parser.add_argument("--out", required=True, help="the results folder (build/bench/results)")
+    parser.add_argument("--haraka-dir", default="build/bench/haraka", help="where npm installed Haraka")
+    parser.add_argument("--builds", help="JSON file with the size builds (written by bench/run)")
+    parser.add_argument("--docs", help="write docs/benchmarks.md and the plot here (full runs)")
+    parser.add_argument("--only", nargs="*", help="contenders to run (direct haproxy relayguard nginx haraka)")
+    parser.add_argument("--steps", nargs="*", help="throughput bulk latency memory handshakes sizes")
+    parser.add_argument("--rounds", type=int, help="override the number of rounds")
+    parser.add_argument("--command-line", default="bench/run", help="the command as typed, for the report")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: rewrite the table and docs from --out's latest.json")
+    args = parser.parse_args()
+
+    if args.report_only:
+        out = Path(args.out)
+        results = json.loads((out / "latest.json").read_text())
+        results["targets"] = report.targets(results)
+        table = report.table(results)
+        (out / "latest.txt").write_text(table + "\n")
+        print(table)
+        if args.docs:
+            report.write_docs(results, table, out, Path(args.docs), HERE / "findings")
+            print(f"\nbench: rewrote {Path(args.docs) / 'benchmarks.md'} from {out / 'latest.json'}")
+        return 0
+
+    run = Run(args)
+    status = 1
+    try:
+        status = run.execute()
+    finally:
+        run.stop_all()
+    results = run.results
+    results["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    results["targets"] = report.targets(results)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = results["started"].replace(":", "").replace("-", "")[:15]
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = report.table(results)
+    (out / "latest.txt").write_text(table + "\n")
+    if not args.smoke:
+        shutil.copy(out / "latest.json", out / f"run-{stamp}.json")
+    print()
+    print(table)
+    if args.docs and not args.smoke:
+        report.write_docs(results, table, out, Path(args.docs), HERE / "findings")
+        print(f"\nbench: wrote {Path(args.docs) / 'benchmarks.md'} and the plot")
+    elif args.smoke:
+        # The report and the plot are part of the pipeline too; smoke mode writes them into its own folder.
+        (out / "docs").mkdir(exist_ok=True)
+        try:
+            report.write_docs(results, table, out, out / "docs", HERE / "findings")
+        except Exception as error:  # noqa: BLE001
+            run.fail("writing the report", error)
+    print(f"\nbench: results in {out / 'latest.json'} and {out / 'latest.txt'}")
+    if run.failures:
+        print(f"bench: {run.failures} measurement(s) failed", file=sys.stderr)
+        return 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
