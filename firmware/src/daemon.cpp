@@ -118,6 +118,11 @@ int Daemon::Impl::run() {
     notifier_ = hal::make_systemd_notifier(environment_.notify_socket);
     if (!boot()) {
         notifier_->notify("STATUS=boot failed");
+        // An orderly failure (a port in use, an unknown user) disarms a watchdog it already opened: a
+        // board that resets over a configuration mistake would only fail the same way again.
+        if (watchdog_) {
+            watchdog_->stop();
+        }
         return exit_failure;
     }
     serve();
@@ -318,7 +323,7 @@ void Daemon::Impl::reload() {
     ++reloads_;
     notifier_->notify(daemon_detail::reloading_state());
     const std::string what = options_.config_path.empty() ? "the embedded default" : options_.config_path;
-    log_->info("reload: reading " + what);
+    log_->info("reload: reading " + what + " (reload " + std::to_string(reloads_) + " since start)");
     const policy::ConfigLoadResult loaded = daemon_detail::load(options_.config_path);
     for (const policy::ConfigProblem& warning : loaded.warnings) {
         log_->warning("reload: " + warning.to_string());

@@ -26,6 +26,8 @@ constexpr std::chrono::milliseconds unsolicited_wait{1500};
 // A server may close after a number of refusals (Postfix: smtpd_hard_error_limit) and say 421 first;
 // the probe reconnects that often at most before it gives up.
 constexpr unsigned max_reconnects = 10;
+// What envelope_step() sets `error` to when the server is closing the session with 421.
+constexpr char closing[] = "421";
 
 // What an EHLO reply offers, read by the same code that reads the upstream's.
 proxy::UpstreamCapabilities capabilities_of(const SmtpReply& reply) {
@@ -60,6 +62,9 @@ private:
     void pause() const;
     int fail(const std::string& why);
     bool relay_battery(std::string& error);
+    // Sends an envelope command and keeps the reply's summary; nothing when the connection failed, or when
+    // the server said 421 (then `error` is `closing`).
+    std::optional<SmtpReply> envelope_step(const std::string& line, std::string& summary, std::string& error);
     bool relay_attempt(const RelayForm& form, ProbeAttempt& attempt, std::string& error);
     void auth_before_tls_check();
     bool injection_check(std::string& error);
@@ -190,36 +195,33 @@ bool Prober::open_session(std::string& error) {
     return true;
 }
 
+std::optional<SmtpReply> Prober::envelope_step(const std::string& line, std::string& summary,
+                                               std::string& error) {
+    std::optional<SmtpReply> reply = command(line, error);
+    if (!reply) {
+        return std::nullopt;
+    }
+    summary = reply->summary();
+    if (reply->code == 421) {
+        error = closing;
+        return std::nullopt;
+    }
+    return reply;
+}
+
 bool Prober::relay_attempt(const RelayForm& form, ProbeAttempt& attempt, std::string& error) {
     attempt = ProbeAttempt{"relay", form.name, form.origin, form.mail_from, form.rcpt_to, "",
                            "",      "",        "",          "refused"};
-    std::optional<SmtpReply> reply = command("RSET", error);
-    if (!reply) {
+    if (!command("RSET", error)) {
         return false;
     }
-    reply = command("MAIL FROM:" + form.mail_from, error);
-    if (!reply) {
-        return false;
+    std::optional<SmtpReply> reply = envelope_step("MAIL FROM:" + form.mail_from, attempt.mail_reply, error);
+    if (!reply || reply->code_class() != 2) {
+        return reply.has_value();
     }
-    attempt.mail_reply = reply->summary();
-    if (reply->code == 421) {
-        error = "421";
-        return false;
-    }
-    if (reply->code_class() != 2) {
-        return true;
-    }
-    reply = command("RCPT TO:" + form.rcpt_to, error);
-    if (!reply) {
-        return false;
-    }
-    attempt.rcpt_reply = reply->summary();
-    if (reply->code == 421) {
-        error = "421";
-        return false;
-    }
-    if (reply->code_class() != 2) {
-        return true;
+    reply = envelope_step("RCPT TO:" + form.rcpt_to, attempt.rcpt_reply, error);
+    if (!reply || reply->code_class() != 2) {
+        return reply.has_value();
     }
     if (!options_.data) {
         attempt.verdict = "relayed";
@@ -267,9 +269,9 @@ bool Prober::relay_battery(std::string& error) {
         std::string failure;
         while (!relay_attempt(form, attempt, failure)) {
             // A 421 (or its closing) is the server's own limit, not a broken probe: reconnect and go on.
-            if (failure != "421" || ++reconnects_ > max_reconnects) {
+            if (failure != closing || ++reconnects_ > max_reconnects) {
                 error = "relay test " + form.name + ": " +
-                        (failure == "421" ? "the server keeps closing (421)" : failure);
+                        (failure == closing ? "the server keeps closing (421)" : failure);
                 return false;
             }
             connection_.close();

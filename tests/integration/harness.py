@@ -1386,6 +1386,15 @@ class IntegrationTestCase(unittest.TestCase):
 
     # -- programs ----------------------------------------------------------------------------------
 
+    def nmap_open_relay(self, target, source):
+        """nmap's smtp-open-relay script against `target` from `source` (nmap's -S on lo); returns (exit
+        status, output). The relay domain is elsewhere.test and the server address 127.0.0.1."""
+        host, port = target.address
+        return self.run_program(
+            ["nmap", "-n", "-Pn", "-sT", "-S", source, "-e", "lo", "-p", str(port), "--script", "+smtp-open-relay",
+             "--script-args", "smtp-open-relay.domain=elsewhere.test,smtp-open-relay.ip=127.0.0.1", host],
+            timeout=90)
+
     def run_program(self, command, timeout=60):
         """Runs a program (bounded); returns (exit status, stdout+stderr as text)."""
         self.transcript.note("program", shlex.join(command))

@@ -35,12 +35,6 @@ class ProbeTestCase(h.IntegrationTestCase):
         except json.JSONDecodeError as error:
             self.fail(f"--json printed something that is not JSON ({error}):\n{output}")
 
-    def nmap(self, target, source):
-        host, port = target.address
-        return self.run_program(
-            ["nmap", "-n", "-Pn", "-sT", "-S", source, "-e", "lo", "-p", str(port), "--script", "+smtp-open-relay",
-             "--script-args", "smtp-open-relay.domain=elsewhere.test,smtp-open-relay.ip=127.0.0.1", host],
-            timeout=90)
 
 
 class ProbeVerdictTests(ProbeTestCase):
@@ -52,7 +46,7 @@ class ProbeVerdictTests(ProbeTestCase):
         self.assertIn("nmap-percent-hack-literal: MAIL FROM:<relayguard-probe@[127.0.0.1]> "
                       "RCPT TO:<relayguard-probe%probe-elsewhere.test@[127.0.0.1]> -> 250", output)
         self.assertIn("result: OPEN RELAY", output)
-        nmap_status, nmap_output = self.nmap(sink, h.UNTRUSTED_CLIENT)
+        nmap_status, nmap_output = self.nmap_open_relay(sink, h.UNTRUSTED_CLIENT)
         self.assertEqual(nmap_status, 0, nmap_output)
         self.assertRegex(nmap_output, OPEN_RELAY)
 
@@ -64,7 +58,7 @@ class ProbeVerdictTests(ProbeTestCase):
         self.assertEqual(status, 0, output)
         self.assertRegex(output, rf"relay \(unauthenticated\)\s+{RELAY_FORMS}\s+no relay\s+554 5\.7\.1 ")
         self.assertIn("result: no relay found", output)
-        nmap_status, nmap_output = self.nmap(relayguard, h.UNTRUSTED_CLIENT)
+        nmap_status, nmap_output = self.nmap_open_relay(relayguard, h.UNTRUSTED_CLIENT)
         self.assertEqual(nmap_status, 0, nmap_output)
         self.assertIn(NOT_OPEN, nmap_output)
         self.settle(relayguard, sink)
