@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace relayguard::firmware {
@@ -30,9 +31,18 @@ PidFile::~PidFile() {
 }
 
 std::optional<std::string> PidFile::write(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    // Written as root into a directory the service account may own (/run/relayguard): no following a
+    // symbolic link, no blocking on a FIFO planted there, and no truncating a hard link to another file
+    // (O_TRUNC waits until the file is known to be a plain file of its own).
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (fd < 0) {
         return "cannot write pid file " + path + ": " + pid_file_detail::errno_text();
+    }
+    struct stat status {};
+    if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode) || status.st_nlink != 1 ||
+        ::ftruncate(fd, 0) != 0) {
+        ::close(fd);
+        return "cannot write pid file " + path + ": not a regular file of its own";
     }
     const std::string text = std::to_string(getpid()) + "\n";
     const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());

@@ -1271,7 +1271,9 @@ void ClientSession::upstream_wrote() {
 void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail) {
     const Pending was = pending_;
     pending_ = Pending::none;
-    transaction().final_dot_after_body = false;
+    if (transaction_) {
+        transaction_->final_dot_after_body = false;
+    }
     host_.log().warning("upstream " + config_->upstream.host + ":" + std::to_string(config_->upstream.port) +
                         " " + describe(fault) + " (" + std::string(detail) + ") for " +
                         client_notation(client_address()));
@@ -1325,8 +1327,8 @@ void ClientSession::end_of_data() {
     if (!transaction().body.empty()) {
         // The last piece of the body goes first; the final dot follows when it is written.
         pending_ = Pending::body;
-        upstream().send_body(transaction().body.data(), transaction().body.size());
         transaction().final_dot_after_body = true;
+        upstream().send_body(transaction().body.data(), transaction().body.size());
         return;
     }
     pending_ = Pending::final_dot;

@@ -140,7 +140,12 @@ std::size_t DataScanner::plain_run(const char* in, std::size_t in_size, char* ou
         return 0;
     }
     const bool producing = cursor_.problem == Problem::none;
-    const std::size_t limit = producing ? std::min(in_size, room) : in_size;
+    std::size_t limit = producing ? std::min(in_size, room) : in_size;
+    if (producing) {
+        // The octet that takes the message over max_size is not written: the per-octet path finds it.
+        const std::uint64_t allowed = max_size_ > cursor_.received ? max_size_ - cursor_.received : 0;
+        limit = static_cast<std::size_t>(std::min<std::uint64_t>(limit, allowed));
+    }
     const std::size_t run = data_scanner_detail::plain_prefix(in, limit);
     if (producing && run > 0) {
         std::memcpy(out, in, run);

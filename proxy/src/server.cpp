@@ -230,6 +230,9 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
         // The tracker's bookkeeping depends on both; counts made under the old limits do not carry over.
         auth_failures_ = std::make_unique<AuthFailureTracker>(after.max_failures, after.lockout);
     }
+    if (config->upstream.host != config_->upstream.host || config->upstream.port != config_->upstream.port) {
+        upstream_smtputf8_ = false; // learnt of the old upstream; the new one has to show it again
+    }
     config_ = std::move(config);
     tls_ = std::move(tls);
     hostname_ = std::move(hostname);

@@ -3,6 +3,7 @@
 #include <relayguard/policy/ip_address.hpp>
 
 #include <asio/connect.hpp>
+#include <asio/post.hpp>
 #include <asio/write.hpp>
 
 namespace relayguard::proxy {
@@ -153,14 +154,31 @@ void UpstreamLink::connect(const asio::ip::tcp::resolver::results_type& endpoint
 }
 
 void UpstreamLink::command(std::string_view line) {
+    if (spoke_out_of_turn()) {
+        return;
+    }
     send_line(line, Phase::command);
+}
+
+// Whether the upstream sent something since its last reply, which nobody asked for: taken as the answer
+// to the next command it would shift every later reply (even the one to a final dot). Such a link is
+// dropped and the command fails as a lost connection (so a link kept between transactions is replaced).
+bool UpstreamLink::spoke_out_of_turn() {
+    asio::error_code error;
+    const bool waiting = !in_.empty() || (tls_ && (!raw_in_.empty() || tls_->has_pending_input())) ||
+                         socket_.available(error) > 0 || error;
+    if (waiting) {
+        fail_later(UpstreamFault::connection_lost,
+                   error ? "connection lost: " + error.message() : "unsolicited data before a command");
+    }
+    return waiting;
 }
 
 void UpstreamLink::send_line(std::string_view line, Phase phase) {
     phase_ = phase;
     out_.clear();
     if (!out_.append(line) || !out_.append("\r\n")) {
-        fail(UpstreamFault::invalid_reply, "command too long for the buffer");
+        fail_later(UpstreamFault::invalid_reply, "command too long for the buffer");
         return;
     }
     transmit(out_.data(), out_.size(), AfterWrite::read_reply, command_timeout_);
@@ -172,6 +190,9 @@ void UpstreamLink::send_body(const char* data, std::size_t size) {
 }
 
 void UpstreamLink::finish_data() {
+    if (spoke_out_of_turn()) {
+        return;
+    }
     phase_ = Phase::command;
     out_.clear();
     out_.append(".\r\n");
@@ -203,7 +224,10 @@ void UpstreamLink::write_next() {
     write_data_ += consumed;
     write_left_ -= consumed;
     if (status == TlsStatus::failed || status == TlsStatus::closed) {
-        fail(UpstreamFault::connection_lost, "TLS: " + tls_->last_error());
+        // Reached from command() and send_body() themselves: the owner hears of it from the loop, never
+        // from inside its own call.
+        fail_later(UpstreamFault::connection_lost,
+                   status == TlsStatus::closed ? "TLS closed by the upstream" : "TLS: " + tls_->last_error());
         return;
     }
     if (raw_out_.empty()) {
@@ -222,8 +246,8 @@ void UpstreamLink::write_socket(const char* data, std::size_t size) {
                 return;
             }
             if (error) {
-                fail(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
-                     "write: " + error.message());
+                failed_operation(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
+                                 "write: " + error.message());
                 return;
             }
             if (tls_) {
@@ -257,25 +281,32 @@ void UpstreamLink::write_done() {
 
 void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
     read_timeout_ = timeout;
+    const std::uint32_t generation = generation_;
     for (;;) {
         const ParsedReply reply = parse_reply(in_.readable());
         if (reply.status == ParsedReply::Status::complete) {
             ++timer_serial_;
             timer_.cancel();
-            const std::size_t consumed = reply.consumed;
-            const std::uint32_t generation = generation_;
             const bool answering_command = phase_ == Phase::command;
+            // Taken out of in_ before it is handled, so that in_ holds only what came after it when the
+            // owner sends its next command from inside the handler (spoke_out_of_turn() looks there).
+            // The reply's text stays where it is: nothing writes into in_ before handle_reply returns.
+            in_.consume(reply.consumed);
             handle_reply(reply);
             if (generation == generation_) {
-                in_.consume(consumed);
                 if (phase_ == Phase::starttls_accepted) {
                     begin_tls(); // only now is it known what followed the 220
                     return;
                 }
                 // relayguard never pipelines to the upstream: bytes after a reply are unsolicited, and
                 // taking them as the next answer could shift every later reply (even to a final dot).
+                // With TLS they may still sit in unopened records: those are opened first (records
+                // that carry no data, such as a TLS 1.3 session ticket, yield nothing).
+                if (answering_command && tls_ && in_.empty() && !take_remaining_tls_input()) {
+                    return;
+                }
                 if (answering_command && !in_.empty()) {
-                    fail(UpstreamFault::invalid_reply, "unsolicited data after a reply");
+                    abandon("unsolicited data after a reply");
                     return;
                 }
                 in_.release_if_empty();
@@ -286,7 +317,15 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
             fail(UpstreamFault::invalid_reply, reply.problem);
             return;
         }
-        if (!tls_ || !decrypt_input()) {
+        if (!tls_) {
+            break;
+        }
+        const Decrypted result = decrypt_input();
+        if (result == Decrypted::ended) {
+            fail(UpstreamFault::connection_lost, tls_end_);
+            return;
+        }
+        if (result == Decrypted::nothing) {
             break;
         }
     }
@@ -301,30 +340,61 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
     receive();
 }
 
-// Moves plaintext from the TLS session into in_; true when some arrived.
-bool UpstreamLink::decrypt_input() {
+// After a reply: opens every record already received, so that data hidden in them is seen. False when
+// the link was abandoned (the TLS session ended).
+bool UpstreamLink::take_remaining_tls_input() {
+    while (!raw_in_.empty() || tls_->has_pending_input()) {
+        const std::size_t waiting = raw_in_.size();
+        const Decrypted result = decrypt_input();
+        if (result == Decrypted::ended) {
+            abandon(tls_end_);
+            return false;
+        }
+        if (result == Decrypted::nothing && raw_in_.size() == waiting) {
+            break; // a partial record: the rest is not here yet
+        }
+    }
+    return true;
+}
+
+// Moves plaintext from the TLS session into in_. Reports nothing itself: the end of the TLS session
+// (close_notify, an alert) means different things while a reply is awaited and after it arrived.
+UpstreamLink::Decrypted UpstreamLink::decrypt_input() {
     char* room = in_.writable();
     const std::size_t room_size = in_.writable_size();
     if (room_size == 0) {
-        return false; // cannot happen: the reply parser calls a full buffer malformed first
+        return Decrypted::nothing; // cannot happen: the reply parser calls a full buffer malformed first
     }
     TlsIo io{raw_in_.readable(), 0, &raw_out_};
     std::size_t produced = 0;
     const TlsStatus status = tls_->read(io, room, room_size, produced);
     raw_in_.consume(io.input_used);
     in_.commit(produced);
-    if (status == TlsStatus::closed || status == TlsStatus::failed) {
-        if (produced > 0) {
-            return true; // the plaintext first; the next call reports the end
-        }
-        fail(UpstreamFault::connection_lost,
-             status == TlsStatus::closed ? "TLS closed by the upstream" : "TLS: " + tls_->last_error());
-        return false;
+    if (produced > 0) {
+        return Decrypted::plaintext; // an end that came with it is seen by the next call
     }
-    return produced > 0;
+    if (status == TlsStatus::closed || status == TlsStatus::failed) {
+        tls_end_ = status == TlsStatus::closed ? "TLS closed by the upstream" : "TLS: " + tls_->last_error();
+        return Decrypted::ended;
+    }
+    return Decrypted::nothing;
+}
+
+// After a reply was delivered: the connection cannot be used again, but nobody is waiting for it.
+// The owner hears nothing now (an outcome nobody asked for would shift its replies); its next
+// command on the link fails and is reported then, and the next MAIL opens a new connection.
+void UpstreamLink::abandon(std::string_view why) {
+    owner_.upstream_notice(true, "upstream connection dropped: " + std::string(why));
+    abort();
 }
 
 void UpstreamLink::receive() {
+    if (timed_out_) {
+        // The deadline passed while a completion was already on its way, so it cancelled nothing: it is
+        // enforced here, before anything new starts.
+        failed_operation(UpstreamFault::timed_out, "no reply in time");
+        return;
+    }
     ByteBuffer& target = tls_ ? raw_in_ : in_;
     char* room = target.writable();
     const std::uint32_t generation = generation_;
@@ -335,8 +405,8 @@ void UpstreamLink::receive() {
                 return;
             }
             if (error) {
-                fail(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
-                     timed_out_ ? "no reply in time" : "read: " + error.message());
+                failed_operation(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
+                                 timed_out_ ? "no reply in time" : "read: " + error.message());
                 return;
             }
             target.commit(count);
@@ -504,7 +574,12 @@ void UpstreamLink::continue_handshake() {
     case TlsStatus::failed:
         break;
     }
-    const std::string why = "TLS handshake failed: " + tls_->last_error();
+    handshake_failed("TLS handshake failed: " + tls_->last_error());
+}
+
+// Whatever ended the handshake (an alert, a hang-up, the deadline): with tls="starttls" and no CA, one
+// reconnect in clear text, as the header promises; otherwise a TLS failure.
+void UpstreamLink::handshake_failed(const std::string& why) {
     const bool may_retry_in_clear = config_->upstream.tls == policy::UpstreamTls::starttls &&
                                     !tls_context_->verifies_peer() && !clear_text_retry_;
     if (!may_retry_in_clear) {
@@ -518,8 +593,18 @@ void UpstreamLink::continue_handshake() {
     start_connection();
 }
 
+// A read or a write failed or timed out: during the handshake, that is a failed handshake.
+void UpstreamLink::failed_operation(UpstreamFault fault, const std::string& detail) {
+    if (phase_ == Phase::tls_handshake) {
+        handshake_failed("TLS handshake failed: " + detail);
+        return;
+    }
+    fail(fault, detail);
+}
+
 void UpstreamLink::quit() {
     if (!socket_.is_open()) {
+        abort(); // still resolving or connecting: nothing to say, but nothing may follow either
         return;
     }
     // Best effort and non-blocking: the connection closes right after, whatever the upstream says. With
@@ -555,6 +640,17 @@ void UpstreamLink::abort() {
 void UpstreamLink::fail(UpstreamFault fault, std::string_view detail) {
     abort();
     owner_.upstream_failed(fault, detail);
+}
+
+void UpstreamLink::fail_later(UpstreamFault fault, std::string detail) {
+    abort();
+    const std::uint32_t generation = generation_;
+    asio::post(io_, [this, generation, fault, detail = std::move(detail), alive = owner_.keep_alive()] {
+        // An abort() or an open() since then started something new: this outcome is no longer wanted.
+        if (generation == generation_) {
+            owner_.upstream_failed(fault, detail);
+        }
+    });
 }
 
 void UpstreamLink::arm_timer(std::chrono::milliseconds timeout) {

@@ -113,6 +113,7 @@ private:
     void start_connection();
     void connect(const asio::ip::tcp::resolver::results_type& endpoints);
     void send_line(std::string_view line, Phase phase);
+    bool spoke_out_of_turn();
     // The one writer: plaintext goes straight to the socket, or through the TLS session into raw_out_.
     void transmit(const char* data, std::size_t size, AfterWrite after, std::chrono::milliseconds timeout);
     void write_next();
@@ -120,7 +121,10 @@ private:
     void write_done();
     // The one reader: from the socket into in_ (clear text) or raw_in_ (ciphertext).
     void read_reply(std::chrono::milliseconds timeout);
-    bool decrypt_input();
+    enum class Decrypted : std::uint8_t { plaintext, nothing, ended };
+    Decrypted decrypt_input();
+    bool take_remaining_tls_input();
+    void abandon(std::string_view why);
     void receive();
     void handle_reply(const ParsedReply& reply);
     void handshake_step(const ParsedReply& reply);
@@ -128,9 +132,14 @@ private:
     void begin_tls();
     void continue_handshake();
     void tls_impossible(std::string_view why);
+    void handshake_failed(const std::string& why);
+    void failed_operation(UpstreamFault fault, const std::string& detail);
     void become_ready();
     void arm_timer(std::chrono::milliseconds timeout);
     void fail(UpstreamFault fault, std::string_view detail);
+    // For failures found inside an entry point (command(), send_body(), ...): closes now, reports from
+    // the event loop, so the owner never hears of an outcome inside its own call.
+    void fail_later(UpstreamFault fault, std::string detail);
     void close_socket();
 
     asio::io_context& io_;
@@ -144,6 +153,7 @@ private:
     ByteBuffer raw_out_; // ciphertext to send
     std::shared_ptr<const TlsClientContext> tls_context_;
     std::unique_ptr<TlsSession> tls_;
+    std::string tls_end_; // why the TLS session ended, once decrypt_input() reported it
     const policy::Config* config_ = nullptr;
     bool clear_text_retry_ = false; // this connection is the clear-text retry after a failed handshake
     // The write in progress: what is left of the caller's plaintext, and what follows.

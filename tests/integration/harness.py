@@ -414,13 +414,16 @@ class RecordingSink:
     received between 354 and the final dot, dot-stuffing included, and the TLS version it came over)
     and aborted ones (DATA begun, no final dot before the connection ended).
 
+    tls_after_reply: {verb: "extra" | "close_notify"}: once TLS is up, follow the reply to `verb` with an
+    unsolicited reply in its own record, or with close_notify.
     tls: (certificate path, key path) to offer STARTTLS. starttls: how to answer it — "ok"; "refuse"
     (454); "inject" (220 followed by a clear-text reply in the same write, as an attacker in the path
     would, CVE-2011-0411); "garbage" (220, then answer the ClientHello with bytes that are not TLS).
     """
 
     def __init__(self, host="127.0.0.1", *, name="sink", hostname="sink.test", xclient=False, smtputf8=False,
-                 vulnerable=False, transcript=None, banner=None, replies=None, tls=None, starttls="ok"):
+                 vulnerable=False, transcript=None, banner=None, replies=None, tls=None, starttls="ok",
+                 tls_after_reply=None):
         self.host = host
         self.name = name
         self.hostname = hostname
@@ -431,6 +434,7 @@ class RecordingSink:
         self.banner = banner or f"220 {hostname} ESMTP RecordingSink"
         self.tls = tls
         self.starttls = starttls
+        self.tls_after_reply = dict(tls_after_reply or {})
         self.handshakes = 0  # completed TLS handshakes
         # Fixed replies per verb ("MAIL", "RCPT", "DATA", "DOT", ...): a string or a list of lines.
         self.replies = dict(replies or {})
@@ -592,6 +596,18 @@ class RecordingSink:
             return
         session.answered += 1
         self._send(session, self.replies.get(verb, default))
+        trick = self.tls_after_reply.get(verb) if session.tls_version else None
+        if trick == "extra":
+            # A second reply nobody asked for, in a TLS record of its own.
+            self._send(session, "250 2.0.0 unsolicited")
+        elif trick == "close_notify":
+            # The TLS session ends right behind the reply, in the same flight.
+            self._record("note", session.number, b"(close_notify after the reply)")
+            try:
+                session.connection.unwrap()
+            except (OSError, ssl.SSLError):
+                pass
+            session.closing = True
 
     def _start_tls(self, session):
         """The server side of the handshake after 220; False when it failed."""

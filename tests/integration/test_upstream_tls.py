@@ -141,6 +141,37 @@ class UpstreamTlsFailureTests(UpstreamTlsTestCase):
         self.assertEqual(sink.connection_count, 1)
 
 
+class HostileTlsUpstreamTests(UpstreamTlsTestCase):
+    """An upstream that misbehaves inside TLS must never shift the client's replies: each command gets
+    exactly one answer, and nothing arrives that the client did not ask for."""
+
+    def assert_one_reply_per_command(self, sink):
+        client = self.greeted(self.relayguard, source=h.TRUSTED_CLIENT)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250, message="MAIL")
+        self.assertReply(client.command(f"RCPT TO:<{h.LOCAL_RECIPIENT}>"), 250, message="RCPT")
+        self.assertTrue(client.nothing_within(0.5), "a reply the client did not ask for")
+        # The link is gone: DATA gets one temporary failure, and the session goes on.
+        reply = client.command("DATA")
+        self.assertEqual(reply.code // 100, 4, f"DATA: {reply}")
+        self.assertTrue(client.nothing_within(0.5), "a second reply to DATA")
+        self.assertReply(client.command("NOOP"), 250, message="NOOP")
+        self.assertEqual(sink.transactions, [])
+
+    def test_close_notify_right_behind_a_reply(self):
+        sink, _ = self.tls_sink(tls_after_reply={"RCPT": "close_notify"})
+        self.relayguard = self.upstream_guard(sink, tls="required")
+        self.assert_one_reply_per_command(sink)
+        self.relayguard.wait_for_log(r"upstream connection dropped: TLS closed by the upstream|"
+                                     r"connection lost \(unsolicited data before a command\)")
+
+    def test_unsolicited_reply_in_its_own_record(self):
+        sink, _ = self.tls_sink(tls_after_reply={"RCPT": "extra"})
+        self.relayguard = self.upstream_guard(sink, tls="required")
+        self.assert_one_reply_per_command(sink)
+        self.relayguard.wait_for_log(r"upstream connection dropped: unsolicited data after a reply|"
+                                     r"connection lost \(unsolicited data before a command\)")
+
+
 class UpstreamCertificateTests(UpstreamTlsTestCase):
     def test_certificate_signed_by_the_configured_ca_is_accepted(self):
         sink, certificate = self.tls_sink()

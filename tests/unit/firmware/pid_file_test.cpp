@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace pid_file_test {
@@ -96,4 +97,28 @@ TEST_CASE("Only a relayguard process is taken for one", "[firmware][pidfile]") {
     CHECK_FALSE(relayguard::firmware::is_relayguard_process(::getpid()));
     CHECK_FALSE(relayguard::firmware::is_relayguard_process(1));
     CHECK_FALSE(relayguard::firmware::is_relayguard_process(4194304 + 1));
+}
+
+TEST_CASE("A pid file is not written into a FIFO or through a hard link", "[firmware][pidfile]") {
+    pid_file_test::TempDir dir;
+    SECTION("a FIFO planted where the pid file goes does not block the start") {
+        const std::string fifo = dir.path + "/relayguard.pid";
+        REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+        relayguard::firmware::PidFile pid_file;
+        const std::optional<std::string> error = pid_file.write(fifo);
+        REQUIRE(error); // ENXIO (no reader) or "not a regular file": either way, refused at once
+        CHECK_THAT(*error, Catch::Contains(fifo));
+    }
+    SECTION("a hard link to another file is not truncated") {
+        const std::string target = dir.path + "/target";
+        const std::string link = dir.path + "/relayguard.pid";
+        pid_file_test::write_text(target, "precious\n");
+        REQUIRE(::link(target.c_str(), link.c_str()) == 0);
+        relayguard::firmware::PidFile pid_file;
+        REQUIRE(pid_file.write(link));
+        std::ifstream in(target);
+        std::string contents;
+        std::getline(in, contents);
+        CHECK(contents == "precious");
+    }
 }
