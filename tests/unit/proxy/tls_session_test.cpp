@@ -414,18 +414,17 @@ TEST_CASE("TLS writes into a small output take several rounds and lose nothing",
     CHECK(write_calls >= 9);
 }
 
-TEST_CASE("TLS upstream leg asks for records of at most 4096 octets", "[tls]") {
+TEST_CASE("TLS upstream leg asks for 4096-octet records where only TLS 1.2 is built", "[tls]") {
     BufferPool pool(large_block, 4);
     Peer server(pool, server_context());
     Peer client(pool, client_context(), "mail.example.test");
     require_handshake(client, server);
 
-    // TLS 1.2: the maximum_fragment_length extension holds both directions to 4096-octet records, so
-    // 10000 octets take three records of 29 octets' overhead each. TLS 1.3 (mbedTLS 3.6) negotiates no
-    // such limit, but the client still keeps its own records to 4096 octets of inner plaintext (4095 of
-    // data and the content type; the last one, 1810 + 1, padded to 16 octets): 3 * 5 + 2 * (4096 + 16)
-    // + 1824 + 16. The server sends one record: 10000 + 1 padded to 10016, + 16 + 5.
-    const std::size_t expected_from_client = tls13_supported() ? 10079 : 10000 + 3 * 29;
+    // TLS 1.2 only (mbedTLS 2.28): the maximum_fragment_length extension holds both directions to
+    // 4096-octet records, so 10000 octets take three records of 29 octets' overhead each. A build with
+    // TLS 1.3 (mbedTLS 3.6) does not ask (its TLS 1.3 client aborts when an OpenSSL server answers the
+    // extension), so each side sends one record: 10000 + 1 padded to 10016, + 16 + 5.
+    const std::size_t expected_from_client = tls13_supported() ? 10037 : 10000 + 3 * 29;
     const std::size_t expected_from_server = tls13_supported() ? 10037 : 10000 + 3 * 29;
     const std::string data = pattern(10000);
     std::size_t consumed = 0;
