@@ -74,9 +74,10 @@ private:
 //
 // With a TLS 1.2-only mbedTLS (2.28) the client asks the upstream for 4096-octet records (RFC 6066
 // maximum_fragment_length, an extension that servers not knowing it ignore). A build with TLS 1.3 does
-// not ask: mbedTLS 3.6's TLS 1.3 client aborts when an OpenSSL server answers the extension. With the 2.28 system library, whose record buffers have a fixed size, that saves no
-// memory; a library built with MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH shrinks both record buffers to the
-// negotiated size after the handshake. Only a client can ask for it, so the listeners cannot.
+// not ask: mbedTLS 3.6's TLS 1.3 client aborts when an OpenSSL server answers the extension. With the 2.28
+// system library, whose record buffers have a fixed size, that saves no memory; a library built with
+// MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH shrinks both record buffers to the negotiated size after the handshake.
+// Only a client can ask for it, so the listeners cannot.
 class TlsClientContext {
 public:
     // `ca_file` may be empty: no verification. Otherwise its certificates (PEM bundle or one DER
