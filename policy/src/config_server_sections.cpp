@@ -22,6 +22,9 @@ constexpr milliseconds max_shutdown_timeout = std::chrono::minutes(10);
 constexpr unsigned max_connections_limit = 65535;
 constexpr unsigned max_recipients_limit = 100'000;
 constexpr unsigned max_errors_limit = 1000;
+// Shorter than a /32 (a provider's whole allocation) would lump unrelated networks together.
+constexpr unsigned min_client_ipv6_prefix = 32;
+constexpr unsigned max_client_ipv6_prefix = 128;
 constexpr std::uint64_t min_message_size = 1024;
 // Message sizes are counted in size_t on 32-bit boards too, so the ceiling stays far below 4 GiB.
 constexpr std::uint64_t max_message_size_limit = 1024ull * 1024 * 1024;
@@ -116,15 +119,17 @@ void read_tls_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Probl
 void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
     namespace local = config_server_sections_detail;
     const ConfigElement element(xml, log,
-                                {"max-connections", "max-connections-per-client", "max-recipients",
-                                 "max-message-size", "command-timeout", "data-timeout", "max-errors",
-                                 "greet-delay", "shutdown-timeout"});
+                                {"max-connections", "max-connections-per-client", "client-ipv6-prefix",
+                                 "max-recipients", "max-message-size", "command-timeout", "data-timeout",
+                                 "max-errors", "greet-delay", "shutdown-timeout"});
     element.reject_children();
     LimitsConfig& limits = draft.config.limits;
     element.read("max-connections", limits.max_connections, whole_number_in(1, local::max_connections_limit));
     const bool per_client_given =
         element.read("max-connections-per-client", limits.max_connections_per_client,
                      whole_number_in(1, local::max_connections_limit));
+    element.read("client-ipv6-prefix", limits.client_ipv6_prefix,
+                 whole_number_in(local::min_client_ipv6_prefix, local::max_client_ipv6_prefix));
     element.read("max-recipients", limits.max_recipients, whole_number_in(1, local::max_recipients_limit));
     element.read("max-message-size", limits.max_message_size,
                  size_in(local::min_message_size, local::max_message_size_limit));

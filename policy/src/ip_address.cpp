@@ -235,6 +235,22 @@ IpAddress IpAddress::from_v6(const std::array<std::uint8_t, 16>& octets) {
     return address;
 }
 
+IpAddress IpAddress::client_block(unsigned ipv6_prefix) const {
+    if (is_v4()) {
+        return *this;
+    }
+    IpAddress block = *this;
+    for (unsigned index = 0; index < block.octets_.size(); ++index) {
+        const unsigned first_bit = index * 8;
+        if (ipv6_prefix <= first_bit) {
+            block.octets_[index] = 0;
+        } else if (ipv6_prefix < first_bit + 8) {
+            block.octets_[index] &= static_cast<std::uint8_t>(0xff00u >> (ipv6_prefix - first_bit));
+        }
+    }
+    return block;
+}
+
 std::string IpAddress::to_string() const {
     return is_v4() ? ip_address_detail::v4_text(octets_) : ip_address_detail::v6_text(octets_);
 }

@@ -10,8 +10,6 @@ namespace auth_failure_tracker_detail {
 // Expired entries dropped per record_failure besides those make_room drops: enough to keep up with the
 // rate at which entries are created, small enough that no call does a long sweep.
 constexpr std::size_t prune_batch = 4;
-constexpr unsigned ipv6_prefix_octets = 8; // the /64
-constexpr unsigned ipv4_octets = 4;
 
 // A seed the client cannot predict. std::random_device may be unavailable on some C libraries; the
 // clock is a weaker fallback, still unknown to a remote client to the nanosecond.
@@ -34,28 +32,25 @@ constexpr std::uint64_t mix(std::uint64_t value) {
 } // namespace auth_failure_tracker_detail
 
 std::size_t AuthFailureTracker::KeyHash::operator()(const Key& key) const {
-    // The family goes into the seed, so an IPv4 address and the /64 with the same low bits differ.
-    const std::uint64_t family_tweak = key.v6 ? 0x9e3779b97f4a7c15ull : 0;
-    return static_cast<std::size_t>(auth_failure_tracker_detail::mix(key.bits ^ seed ^ family_tweak));
+    // Both halves of the octets go through the mixer; the family goes into the seed, so an IPv4 address
+    // and an IPv6 prefix with the same leading octets differ.
+    std::uint64_t high = 0;
+    std::uint64_t low = 0;
+    for (unsigned index = 0; index < 8; ++index) {
+        high = high << 8 | key.octets()[index];
+        low = low << 8 | key.octets()[index + 8];
+    }
+    const std::uint64_t family_tweak = key.is_v4() ? 0 : 0x9e3779b97f4a7c15ull;
+    const std::uint64_t mixed_high = auth_failure_tracker_detail::mix(high ^ seed ^ family_tweak);
+    return static_cast<std::size_t>(auth_failure_tracker_detail::mix(mixed_high ^ low));
 }
 
 AuthFailureTracker::AuthFailureTracker(unsigned max_failures, std::chrono::milliseconds lockout,
-                                       std::size_t max_entries)
+                                       unsigned ipv6_prefix, std::size_t max_entries)
     : max_failures_(std::max(max_failures, 1u)),
-      lockout_(std::chrono::duration_cast<Clock::duration>(lockout)),
+      lockout_(std::chrono::duration_cast<Clock::duration>(lockout)), ipv6_prefix_(ipv6_prefix),
       max_entries_(std::max<std::size_t>(max_entries, 1)),
       entries_(0, KeyHash{auth_failure_tracker_detail::random_seed()}) {
-}
-
-AuthFailureTracker::Key AuthFailureTracker::key_of(const policy::IpAddress& client) {
-    const unsigned octets = client.is_v4() ? auth_failure_tracker_detail::ipv4_octets
-                                           : auth_failure_tracker_detail::ipv6_prefix_octets;
-    Key key;
-    key.v6 = !client.is_v4();
-    for (unsigned index = 0; index < octets; ++index) {
-        key.bits = key.bits << 8 | client.octets()[index];
-    }
-    return key;
 }
 
 bool AuthFailureTracker::expired(const Entry& entry, Clock::time_point now) const {

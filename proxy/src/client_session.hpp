@@ -43,6 +43,7 @@ public:
 
     // The client's address as text ("192.0.2.7"), made when needed: an idle session does not keep it.
     std::string client_address() const { return client_.to_string(); }
+    const policy::IpAddress& client() const { return client_; }
     // When the session's current wait runs out (time_point::max() when nothing is timed), and what the
     // host calls then.
     std::chrono::steady_clock::time_point deadline() const { return deadline_; }

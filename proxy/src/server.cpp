@@ -49,8 +49,8 @@ public:
          TlsContexts tls, EventLog& log)
         : io_(io), config_(std::move(config)), tls_(std::move(tls)), hostname_(std::move(hostname)),
           log_(log), pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks),
-          auth_failures_(
-              std::make_unique<AuthFailureTracker>(config_->auth.max_failures, config_->auth.lockout)),
+          auth_failures_(std::make_unique<AuthFailureTracker>(
+              config_->auth.max_failures, config_->auth.lockout, config_->limits.client_ipv6_prefix)),
           password_checker_([&io](std::function<void()> job) { asio::post(io, std::move(job)); }),
           shutdown_timer_(io), sweep_timer_(io) {}
 
@@ -93,6 +93,13 @@ private:
     void sweep_deadlines();
     void admit(asio::ip::tcp::socket socket, policy::ListenTls tls);
     void check_drained();
+    // The name a client's sessions are counted under for max-connections-per-client: its address, or
+    // for IPv6 its prefix (<limits client-ipv6-prefix>).
+    std::string client_block_key(const policy::IpAddress& client) const {
+        return client.client_block(config_->limits.client_ipv6_prefix).to_string();
+    }
+    // After the prefix changed: counts the sessions in flight again under the new names.
+    void recount_sessions_per_client();
 
     asio::io_context& io_;
     std::shared_ptr<const policy::Config> config_;
@@ -226,16 +233,33 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
                               std::string hostname) {
     const policy::AuthConfig& before = config_->auth;
     const policy::AuthConfig& after = config->auth;
-    if (before.max_failures != after.max_failures || before.lockout != after.lockout) {
-        // The tracker's bookkeeping depends on both; counts made under the old limits do not carry over.
-        auth_failures_ = std::make_unique<AuthFailureTracker>(after.max_failures, after.lockout);
+    const unsigned prefix_before = config_->limits.client_ipv6_prefix;
+    const unsigned prefix_after = config->limits.client_ipv6_prefix;
+    if (before.max_failures != after.max_failures || before.lockout != after.lockout ||
+        prefix_before != prefix_after) {
+        // The tracker's bookkeeping depends on all three; counts made under the old limits do not carry
+        // over.
+        auth_failures_ =
+            std::make_unique<AuthFailureTracker>(after.max_failures, after.lockout, prefix_after);
     }
     if (config->upstream.host != config_->upstream.host || config->upstream.port != config_->upstream.port) {
         upstream_smtputf8_ = false; // learnt of the old upstream; the new one has to show it again
     }
     config_ = std::move(config);
+    if (prefix_before != prefix_after) {
+        recount_sessions_per_client();
+    }
     tls_ = std::move(tls);
     hostname_ = std::move(hostname);
+}
+
+void Server::Impl::recount_sessions_per_client() {
+    sessions_per_client_.clear();
+    for (const ClientSession* session : sessions_) {
+        if (session->counted) {
+            ++sessions_per_client_[client_block_key(session->client())];
+        }
+    }
 }
 
 void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
@@ -246,6 +270,7 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
     }
     const policy::IpAddress client = server_detail::to_ip_address(peer.address());
     const std::string client_text = client.to_string();
+    const std::string block = client_block_key(client);
     auto session =
         std::make_shared<ClientSession>(shared_from_this(), std::move(socket), client, config_, tls);
     sessions_.insert(session.get());
@@ -259,7 +284,7 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
         refusal_line = "421 4.7.0 " + hostname_ + " Too many authentication failures\r\n";
         refusal = refusal_line;
     } else if (counted_sessions_ >= limits.max_connections ||
-               sessions_per_client_[client_text] >= limits.max_connections_per_client) {
+               sessions_per_client_[block] >= limits.max_connections_per_client) {
         refusal_line = "421 4.7.0 " + hostname_ + " Too many connections\r\n";
         refusal = refusal_line;
     }
@@ -270,15 +295,15 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
                                             ? "421 4.7.0 Too many authentication failures"
                                             : "421 4.7.0 Too many connections";
         log_.info(connect_reject_line(client_text, logged));
-        if (sessions_per_client_[client_text] == 0) {
-            sessions_per_client_.erase(client_text);
+        if (sessions_per_client_[block] == 0) {
+            sessions_per_client_.erase(block);
         }
         session->refuse(refusal);
         return;
     }
     session->counted = true;
     ++counted_sessions_;
-    ++sessions_per_client_[client_text];
+    ++sessions_per_client_[block];
     session->start();
 }
 
@@ -324,7 +349,7 @@ void Server::Impl::session_ended(ClientSession& session) {
     sessions_.erase(&session);
     if (session.counted) {
         --counted_sessions_;
-        const auto entry = sessions_per_client_.find(session.client_address());
+        const auto entry = sessions_per_client_.find(client_block_key(session.client()));
         if (entry != sessions_per_client_.end() && --entry->second == 0) {
             sessions_per_client_.erase(entry);
         }

@@ -1,14 +1,17 @@
 """Listeners that follow an interface, against the real kernel: relayguard runs inside a network namespace
 the test creates (ip netns, a veth pair), configured with <listen interface="..."> for an interface that
 has no address yet. It must start, begin listening when an address is added, and stop listening when
-the address is removed — through rtnetlink events, with no restart. The addresses are documentation
-ones (192.0.2.0/24, 2001:db8::/32) inside the private namespace, so nothing leaves the machine.
+the address is removed — through rtnetlink events, with no restart. The same namespace gives IPv6
+clients several addresses of one /64, to show that max-connections-per-client counts them as one client.
+The addresses are documentation ones (192.0.2.0/24, 2001:db8::/32) inside the private namespace, so
+nothing leaves the machine.
 
 Needs root (ip netns add); skipped with the reason where that is not permitted."""
 
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -188,6 +191,82 @@ class InterfaceFollowingTests(NamespaceTestCase):
         client.stdin.flush()
         self.assertEqual(client.stdout.readline().strip(), "250 2.0.0 Ok")
         self.assertNotRegex(self.log(), rf"no longer listening on {re.escape(ADDRESS_V4)}")
+
+
+# Runs inside the namespace: for each source address read from stdin, opens a connection from it and prints
+# the greeting (or the error) on its own line; every connection stays open until stdin ends.
+HOLDER = """
+import socket, sys
+target, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+held = []
+for line in sys.stdin:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.bind((line.strip(), 0))
+        s.connect((target, port))
+        print(s.recv(512).decode(errors="replace").strip(), flush=True)
+    except OSError as error:
+        print(f"ERROR {error.__class__.__name__}", flush=True)
+    held.append(s)
+"""
+
+
+class Ipv6ClientCountingTests(NamespaceTestCase):
+    """max-connections-per-client counts an IPv6 client per prefix (a /64 unless configured), so a host
+    cannot get around the limit by using a fresh address of its /64 for every connection."""
+
+    SERVER = "2001:db8::1"
+    SAME_64 = ["2001:db8::a", "2001:db8::b", "2001:db8::c"]
+    OTHER_64 = "2001:db8:0:1::a"
+
+    def start_counting(self, prefix_attribute):
+        for address in [self.SERVER] + self.SAME_64 + [self.OTHER_64]:
+            self.add_address(address, 64, "nodad")
+        self.config_body = (f'<listen address="{self.SERVER}" port="{PORT}"/>\n'
+                            f'  <limits max-connections-per-client="2" {{prefix}}/>')
+        self.start(self.config_body.format(prefix=prefix_attribute))
+        self.holder = subprocess.Popen(
+            ["ip", "netns", "exec", self.namespace, "python3", "-c", HOLDER, self.SERVER, str(PORT),
+             str(h.scaled(5))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(self.holder.wait)
+        self.addCleanup(self.holder.stdin.close)
+
+    def connect_from(self, source):
+        self.holder.stdin.write(source + "\n")
+        self.holder.stdin.flush()
+        return self.holder.stdout.readline().strip()
+
+    def welcome(self):
+        return f"220 {h.RELAYGUARD_HOSTNAME} ESMTP"
+
+    def too_many(self):
+        return f"421 4.7.0 {h.RELAYGUARD_HOSTNAME} Too many connections"
+
+    def test_addresses_of_one_64_share_the_per_client_limit(self):
+        self.start_counting("")
+        self.assertEqual(self.connect_from(self.SAME_64[0]), self.welcome(), self.log())
+        self.assertEqual(self.connect_from(self.SAME_64[1]), self.welcome(), self.log())
+        self.assertEqual(self.connect_from(self.SAME_64[2]), self.too_many(), self.log())
+        self.assertEqual(self.connect_from(self.OTHER_64), self.welcome(), f"another /64 is another client\n{self.log()}")
+        self.assertRegex(self.log(), r"reject: connect from unknown\[2001:db8::c\]: 421 4\.7\.0 Too many connections")
+
+    def test_a_prefix_of_128_counts_every_address_alone(self):
+        self.start_counting('client-ipv6-prefix="128"')
+        for source in self.SAME_64 + [self.OTHER_64]:
+            self.assertEqual(self.connect_from(source), self.welcome(), self.log())
+
+    def test_a_reload_that_changes_the_prefix_counts_the_open_sessions_again(self):
+        self.start_counting('client-ipv6-prefix="128"')
+        self.assertEqual(self.connect_from(self.SAME_64[0]), self.welcome(), self.log())
+        self.assertEqual(self.connect_from(self.SAME_64[1]), self.welcome(), self.log())
+        (self.workdir / "relayguard.xml").write_text(
+            (self.workdir / "relayguard.xml").read_text().replace('client-ipv6-prefix="128"', ""))
+        self.process.send_signal(signal.SIGHUP)
+        self.wait_for_log(r"reload: done")
+        # The two sessions held from one /64 now count against it together.
+        self.assertEqual(self.connect_from(self.SAME_64[2]), self.too_many(), self.log())
+        self.assertEqual(self.connect_from(self.OTHER_64), self.welcome(), self.log())
 
 
 if __name__ == "__main__":

@@ -51,7 +51,9 @@ TEST_CASE("A healthy loop keeps the simulated watchdog fed and a blocked loop le
     using namespace std::chrono_literals;
     std::atomic<unsigned> resets{0};
     relayguard::hal::SimWatchdog watchdog([&] { ++resets; });
-    REQUIRE_FALSE(watchdog.start(1500ms));
+    // Long enough that a busy machine (parallel sanitizer and emulated test runs) does not starve the
+    // loop thread past it while the loop is healthy; feeds come every 1.5 s.
+    REQUIRE_FALSE(watchdog.start(3000ms));
     watchdog_feeder_test::QuietLog quiet;
     asio::io_context io(1);
     relayguard::firmware::WatchdogFeeder feeder(io, watchdog, quiet.log);

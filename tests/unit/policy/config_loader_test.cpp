@@ -102,7 +102,8 @@ std::string full_configuration() {
            bob_hash + R"xml("/>
   </auth>
   <limits max-connections="512" max-connections-per-client="8" max-recipients="250"
-          max-message-size="10M" command-timeout="2m" data-timeout="15m" max-errors="4"/>
+          max-message-size="10M" command-timeout="2m" data-timeout="15m" max-errors="4"
+          client-ipv6-prefix="56"/>
   <data bare-newline="normalize"/>
   <log target="syslog" level="debug"/>
 </relayguard>
@@ -187,6 +188,7 @@ TEST_CASE("A configuration with every element loads into the expected values", "
 
     CHECK(config.limits.max_connections == 512);
     CHECK(config.limits.max_connections_per_client == 8);
+    CHECK(config.limits.client_ipv6_prefix == 56);
     CHECK(config.limits.max_recipients == 250);
     CHECK(config.limits.max_message_size == 10u * 1024 * 1024);
     CHECK(config.limits.command_timeout == std::chrono::minutes(2));
@@ -244,6 +246,7 @@ TEST_CASE("Omitted elements and attributes take the documented defaults", "[conf
     CHECK(config.auth.users.empty());
     CHECK(config.limits.max_connections == 256);
     CHECK(config.limits.max_connections_per_client == 16);
+    CHECK(config.limits.client_ipv6_prefix == 64);
     CHECK(config.limits.max_recipients == 100);
     CHECK(config.limits.max_message_size == 50u * 1024 * 1024);
     CHECK(config.limits.command_timeout == std::chrono::minutes(5));
@@ -468,6 +471,10 @@ TEST_CASE("Mistakes in identity tls limits data and log are reported with their 
          "<tls>", "given twice (first at line 4)"},
         {"max-connections zero", with_sections("  <limits max-connections=\"0\"/>\n"), 4,
          "<limits max-connections>", "\"0\" is out of range (1-65535)"},
+        {"client-ipv6-prefix too short", with_sections("  <limits client-ipv6-prefix=\"16\"/>\n"), 4,
+         "<limits client-ipv6-prefix>", "\"16\" is out of range (32-128)"},
+        {"client-ipv6-prefix too long", with_sections("  <limits client-ipv6-prefix=\"129\"/>\n"), 4,
+         "<limits client-ipv6-prefix>", "\"129\" is out of range (32-128)"},
         {"max-errors negative", with_sections("  <limits\n    max-errors=\"-1\"/>\n"), 5,
          "<limits max-errors>", "\"-1\" is not a whole number"},
         {"max-recipients huge", with_sections("  <limits max-recipients=\"99999999999\"/>\n"), 4,

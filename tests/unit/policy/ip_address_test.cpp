@@ -181,3 +181,23 @@ TEST_CASE("IpAddress text round-trips through parse and to_string", "[network][i
         CHECK(ip_address_test::canonical(text) == text);
     }
 }
+
+TEST_CASE("IpAddress client_block keeps IPv4 whole and cuts IPv6 to the prefix", "[network][ip]") {
+    const auto block = [](const char* text, unsigned prefix) {
+        return IpAddress::parse(text)->client_block(prefix).to_string();
+    };
+    CHECK(block("192.0.2.77", 64) == "192.0.2.77");
+    CHECK(block("192.0.2.77", 0) == "192.0.2.77");
+    CHECK(block("2001:db8:1:2:3:4:5:6", 64) == "2001:db8:1:2::");
+    CHECK(block("2001:db8:1:2:ffff:4:5:6", 80) == "2001:db8:1:2:ffff::");
+    // A prefix inside an octet keeps only its high bits: /84 keeps 0xf of the 11th octet's 0xff.
+    CHECK(block("2001:db8:1:2:3:ffff:5:6", 84) == "2001:db8:1:2:3:f000::");
+    CHECK(block("2001:db8:1:2:3:4:5:6", 128) == "2001:db8:1:2:3:4:5:6");
+    CHECK(block("2001:db8:1:2:3:4:5:6", 200) == "2001:db8:1:2:3:4:5:6");
+    // Two hosts of one /64 are one client; the next /64 is another.
+    CHECK(IpAddress::parse("2001:db8::1")->client_block(64) ==
+          IpAddress::parse("2001:db8::abcd:1")->client_block(64));
+    CHECK(IpAddress::parse("2001:db8::1")->client_block(64) !=
+          IpAddress::parse("2001:db8:0:1::1")->client_block(64));
+    CHECK(IpAddress::parse("2001:db8::1")->client_block(64).family() == IpAddress::Family::v6);
+}

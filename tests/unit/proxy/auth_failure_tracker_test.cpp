@@ -103,6 +103,26 @@ TEST_CASE("auth failure tracker counts IPv6 clients per 64-bit prefix", "[auth_f
     REQUIRE(tracker.size() == 1);
 }
 
+TEST_CASE("auth failure tracker follows the configured IPv6 prefix", "[auth_failure_tracker]") {
+    using auth_failure_tracker_test::address;
+    using auth_failure_tracker_test::start;
+    SECTION("a /48 takes in the neighbouring /64s") {
+        AuthFailureTracker tracker(2, std::chrono::minutes(15), 48);
+        tracker.record_failure(address("2001:db8:7:1::1"), start);
+        REQUIRE(tracker.record_failure(address("2001:db8:7:2::1"), start) == 2);
+        REQUIRE(tracker.locked_out(address("2001:db8:7:ffff::1"), start));
+        REQUIRE_FALSE(tracker.locked_out(address("2001:db8:8::1"), start));
+    }
+    SECTION("a /128 counts each address alone") {
+        AuthFailureTracker tracker(2, std::chrono::minutes(15), 128);
+        tracker.record_failure(address("2001:db8::1"), start);
+        REQUIRE(tracker.record_failure(address("2001:db8::2"), start) == 1);
+        REQUIRE(tracker.record_failure(address("2001:db8::1"), start) == 2);
+        REQUIRE(tracker.locked_out(address("2001:db8::1"), start));
+        REQUIRE_FALSE(tracker.locked_out(address("2001:db8::2"), start));
+    }
+}
+
 TEST_CASE("auth failure tracker counts IPv4 clients per address", "[auth_failure_tracker]") {
     using auth_failure_tracker_test::start;
     AuthFailureTracker tracker(2, std::chrono::minutes(15));
@@ -130,7 +150,7 @@ TEST_CASE("auth failure tracker evicts an expired lockout before live entries wh
           "[auth_failure_tracker]") {
     using auth_failure_tracker_test::numbered_v4;
     using auth_failure_tracker_test::start;
-    AuthFailureTracker tracker(2, std::chrono::minutes(10), 3);
+    AuthFailureTracker tracker(2, std::chrono::minutes(10), 64, 3);
     tracker.record_failure(numbered_v4(1), start);
     tracker.record_failure(numbered_v4(1), start); // locked until start + 10 min
     tracker.record_failure(numbered_v4(2), start + std::chrono::minutes(5));
@@ -151,7 +171,7 @@ TEST_CASE("auth failure tracker evicts the oldest unlocked entry before any lock
           "[auth_failure_tracker]") {
     using auth_failure_tracker_test::numbered_v4;
     using auth_failure_tracker_test::start;
-    AuthFailureTracker tracker(2, std::chrono::minutes(10), 3);
+    AuthFailureTracker tracker(2, std::chrono::minutes(10), 64, 3);
     tracker.record_failure(numbered_v4(1), start);
     tracker.record_failure(numbered_v4(1), start); // locked, and the oldest entry
     tracker.record_failure(numbered_v4(2), start + std::chrono::seconds(1));
@@ -174,7 +194,7 @@ TEST_CASE("auth failure tracker evicts the oldest lockout when every entry is lo
           "[auth_failure_tracker]") {
     using auth_failure_tracker_test::numbered_v4;
     using auth_failure_tracker_test::start;
-    AuthFailureTracker tracker(1, std::chrono::minutes(10), 2);
+    AuthFailureTracker tracker(1, std::chrono::minutes(10), 64, 2);
     tracker.record_failure(numbered_v4(1), start);
     tracker.record_failure(numbered_v4(2), start + std::chrono::seconds(1));
     tracker.record_failure(numbered_v4(3), start + std::chrono::seconds(2));

@@ -70,6 +70,9 @@ struct AuthConfig {
 struct LimitsConfig {
     unsigned max_connections = 256;
     unsigned max_connections_per_client = 16;
+    // How many leading bits of an IPv6 address name one client, for max-connections-per-client and the
+    // AUTH lockout: a host normally owns a whole /64 (IPv4 clients are always counted per address).
+    unsigned client_ipv6_prefix = 64;
     unsigned max_recipients = 100;
     std::uint64_t max_message_size = 50ull * 1024 * 1024;
     std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};

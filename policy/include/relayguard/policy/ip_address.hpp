@@ -28,6 +28,11 @@ public:
     // The first 4 (IPv4) or 16 (IPv6) octets are meaningful.
     const std::array<std::uint8_t, 16>& octets() const { return octets_; }
 
+    // The block of addresses one client is taken to control, for counting clients: an IPv4 address
+    // alone; for IPv6 the first `ipv6_prefix` bits (at most 128) with the rest zeroed, since one host
+    // normally owns a whole /64 and can use a fresh address for every connection.
+    IpAddress client_block(unsigned ipv6_prefix) const;
+
     // Canonical text: dotted quad, or RFC 5952 compressed lower-case IPv6.
     std::string to_string() const;
 

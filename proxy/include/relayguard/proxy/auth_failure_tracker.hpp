@@ -4,9 +4,10 @@
 // "421 4.7.0 Too many authentication failures" and the server refuses it at connect). Pure: the time is
 // passed in, so tests step it by hand.
 //
-// Clients are counted per IPv4 address and per IPv6 /64. A single IPv6 host normally owns a whole /64
-// (SLAAC, RFC 4291 §2.5.1 interface identifiers; providers delegate at least a /64), so it can pick a
-// fresh address for every attempt; counting per address would let it guess without limit.
+// Clients are counted per IPv4 address and per IPv6 prefix (<limits client-ipv6-prefix>, a /64 by
+// default). A single IPv6 host normally owns a whole /64 (SLAAC, RFC 4291 §2.5.1 interface identifiers;
+// providers delegate at least a /64), so it can pick a fresh address for every attempt; counting per
+// address would let it guess without limit.
 //
 // Memory is bounded: at most `max_entries` clients are tracked. When a new one arrives and the table is
 // full, entries whose lockout has expired go first, then the entry with the oldest last failure among
@@ -33,7 +34,7 @@ public:
     using Clock = std::chrono::steady_clock;
 
     // `max_failures` >= 1 (the configuration loader guarantees it; 0 is taken as 1). `max_entries` >= 1.
-    AuthFailureTracker(unsigned max_failures, std::chrono::milliseconds lockout,
+    AuthFailureTracker(unsigned max_failures, std::chrono::milliseconds lockout, unsigned ipv6_prefix = 64,
                        std::size_t max_entries = default_max_tracked_clients);
 
     // Counts one failure and returns the failures in a row, this one included. A client whose last
@@ -49,12 +50,8 @@ public:
     std::size_t size() const { return entries_.size(); }
 
 private:
-    // An IPv4 address or an IPv6 /64 prefix, in the low bits of `bits`.
-    struct Key {
-        std::uint64_t bits = 0;
-        bool v6 = false;
-        bool operator==(const Key& other) const { return bits == other.bits && v6 == other.v6; }
-    };
+    // An IPv4 address or an IPv6 prefix (IpAddress::client_block).
+    using Key = policy::IpAddress;
     // Keyed with a per-process random seed, so a client cannot choose addresses that all fall into one
     // bucket and turn lookups into list scans.
     struct KeyHash {
@@ -70,7 +67,7 @@ private:
         Order::iterator position;
     };
 
-    static Key key_of(const policy::IpAddress& client);
+    Key key_of(const policy::IpAddress& client) const { return client.client_block(ipv6_prefix_); }
     bool expired(const Entry& entry, Clock::time_point now) const;
     void erase(const Key& key);
     // Drops expired entries from the front of both orders, at most `limit` of them.
@@ -79,6 +76,7 @@ private:
 
     unsigned max_failures_;
     Clock::duration lockout_;
+    unsigned ipv6_prefix_;
     std::size_t max_entries_;
     std::unordered_map<Key, Entry, KeyHash> entries_;
     Order counting_order_;
