@@ -225,6 +225,10 @@ void ClientSession::read_more() {
     if (reading_ || phase_ == Phase::closed) {
         return;
     }
+    if (tls_input_ended_) {
+        client_gone("TLS closed by the client");
+        return;
+    }
     if (tls_ && phase_ != Phase::handshake && !tls_wants_read_) {
         // Plaintext may wait inside the TLS session, or ciphertext in raw_in: no socket event would
         // announce it, so it is taken now (posted, not recursed into).
@@ -611,7 +615,14 @@ void ClientSession::decrypt_input() {
                 (status == TlsStatus::ok && (tls_buffers_->raw_in.empty() || io.input_used == 0));
             return;
         }
-        client_gone(status == TlsStatus::closed ? "TLS closed by the client" : "TLS: " + tls_->last_error());
+        if (status == TlsStatus::closed) {
+            // Like a TCP half-close: the commands that came before the alert are still processed and
+            // answered (a final dot and QUIT in the same flight must not lose the message); the session
+            // ends when they run out (read_more).
+            tls_input_ended_ = true;
+            return;
+        }
+        client_gone("TLS: " + tls_->last_error());
         return;
     }
 }

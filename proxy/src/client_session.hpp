@@ -163,6 +163,7 @@ private:
     std::unique_ptr<TlsBuffers> tls_buffers_;
     bool starttls_pending_ = false; // the 220 for STARTTLS is being written; the handshake follows
     bool tls_wants_read_ = false;   // the TLS session needs ciphertext from the socket to go on
+    bool tls_input_ended_ = false;  // the client's close_notify came: what it sent before is processed
 
     std::unique_ptr<AuthExchange> auth_exchange_; // during AUTH only
     policy::AuthMechanism auth_mechanism_ = policy::AuthMechanism::plain;

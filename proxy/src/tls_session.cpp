@@ -361,7 +361,11 @@ TlsStatus TlsSession::write(TlsIo& io, const char* plain, std::size_t size, std:
     consumed = 0;
     tls_session_detail::SessionState& state = *state_;
     const TlsStatus ready = ready_for_data(io);
-    if (ready != TlsStatus::ok) {
+    // The peer's close_notify ends its direction only (RFC 8446 §6.1; OpenSSL and mbedTLS let TLS 1.2
+    // sessions write on too): the answers to what it sent before the alert may still go out, as they
+    // would after a TCP half-close.
+    const bool peer_half_closed = ready == TlsStatus::closed && state.handshake_done && state.peer_closed;
+    if (ready != TlsStatus::ok && !peer_half_closed) {
         return ready;
     }
     if (state.close_notify_queued) {

@@ -128,6 +128,68 @@ class StartTlsTests(TlsTestCase):
             self.fail(f"the connection ended without a TLS close_notify after {received!r}: {error}")
         self.assertIn(b"221 2.0.0", received)
 
+    def test_close_notify_in_the_same_flight_as_the_last_commands_loses_nothing(self):
+        # A client may end its side right behind its last commands: the final dot, QUIT and close_notify
+        # in one flight. As after a TCP half-close (and as RFC 8446 §6.1 says of close_notify), what came
+        # before the alert is processed and answered: the message is delivered and the client reads the
+        # 250 and the 221, then relayguard's own close_notify.
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        client = self.greeted(relayguard.listener("starttls"))
+        self.assertReply(client.command("STARTTLS"), 220)
+        context = h.client_tls_context()
+        context.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_hostname=h.RELAYGUARD_HOSTNAME)
+        raw = client.sock
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                data = raw.recv(65536)
+                self.assertTrue(data, "the connection ended during the handshake")
+                incoming.write(data)
+        raw.sendall(outgoing.read())
+        tls.write((f"EHLO client.test\r\nMAIL FROM:<{h.OUTSIDE_SENDER}>\r\nRCPT TO:<{h.LOCAL_RECIPIENT}>\r\n"
+                   "DATA\r\nSubject: last flight\r\n\r\nbody\r\n.\r\nQUIT\r\n").encode())
+        with self.assertRaises(ssl.SSLWantReadError):
+            tls.unwrap()  # queues close_notify behind the data; the peer's comes later
+        raw.sendall(outgoing.read())  # commands and close_notify leave in one write
+        received, clean_end = b"", False
+        while not clean_end:
+            data = raw.recv(65536)
+            if not data:
+                break
+            incoming.write(data)
+            while True:
+                try:
+                    chunk = tls.read(65536)
+                except ssl.SSLWantReadError:
+                    break
+                except ssl.SSLZeroReturnError:
+                    clean_end = True  # relayguard's close_notify
+                    break
+                received += chunk
+        codes = [line[:3] for line in received.decode().split("\r\n") if line[3:4] == " "]
+        self.assertEqual(codes, ["250", "250", "250", "354", "250", "221"], received)
+        self.assertTrue(clean_end, f"no close_notify from relayguard after {received!r}")
+        [transaction] = sink.wait_for_transactions(1)
+        self.assertEqual(transaction.body, b"Subject: last flight\r\n\r\nbody\r\n")
+
+    def test_close_notify_in_the_middle_of_a_message_delivers_nothing(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        client, _ = self.tls_greeted(relayguard)
+        self.open_data(client)
+        client.send(b"Subject: cut short\r\n\r\nno final dot\r\n")
+        client.sock.unwrap()
+        relayguard.wait_for_log(r"lost connection after DATA from unknown\[127\.0\.0\.2\]: TLS closed by the client")
+        sink.wait_for_closed(1)
+        self.assertEqual(sink.transactions, [], "a message without its final dot was delivered")
+        self.assertEqual(len(sink.aborted), 1, "the upstream did not see the transaction abandoned")
+
     def test_python_client_starttls_negotiates_ecdhe(self):
         sink = self.start_sink()
         relayguard = self.start_secure(sink)

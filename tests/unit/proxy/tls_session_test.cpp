@@ -490,13 +490,21 @@ TEST_CASE("TLS close_notify reaches the peer after the data before it", "[tls]")
     CHECK(received == quit);
     CHECK(read_step(server, received, 4096) == TlsStatus::closed);
     CHECK(read_step(server, received, 4096) == TlsStatus::closed);
-    CHECK(write_step(server, "221 Bye\r\n", consumed) == TlsStatus::closed);
     CHECK(server.session.last_error().empty());
 
-    // The server still answers with its own close_notify, which the client reads as closed.
+    // The client closed its direction only: the answer to what it sent before still goes out, then the
+    // server's own close_notify, and after that nothing more.
+    const std::string bye = "221 Bye\r\n";
+    CHECK(write_step(server, bye, consumed) == TlsStatus::ok);
+    CHECK(consumed == bye.size());
     TlsIo server_io{server.input, 0, &server.output};
     CHECK(server.session.close_notify(server_io) == TlsStatus::ok);
+    CHECK(write_step(server, bye, consumed) == TlsStatus::closed);
+    CHECK(consumed == 0);
     deliver(server, client);
+    received.clear();
+    CHECK(read_step(client, received, 4096) == TlsStatus::ok);
+    CHECK(received == bye);
     CHECK(read_step(client, received, 4096) == TlsStatus::closed);
 }
 
