@@ -30,6 +30,8 @@ struct SessionState {
     bool peer_closed = false;
     bool close_notify_queued = false;
     bool close_notify_done = false;
+    // Server side (a client-facing session): it may answer after the peer's close_notify.
+    bool answers_after_peer_close = false;
     // A call stopped on WANT_WRITE: mbedTLS may still hold octets (part of a handshake flight or of an
     // alert) that must leave before anything else, see flush_output().
     bool output_pending = false;
@@ -259,6 +261,7 @@ TlsSession::TlsSession(std::shared_ptr<const TlsServerContext> context)
     : state_(std::make_unique<tls_session_detail::SessionState>()) {
     const mbedtls_ssl_config& config = context->ssl_config();
     state_->context = std::move(context);
+    state_->answers_after_peer_close = true;
     tls_session_detail::set_up(*state_, config);
 }
 
@@ -361,10 +364,12 @@ TlsStatus TlsSession::write(TlsIo& io, const char* plain, std::size_t size, std:
     consumed = 0;
     tls_session_detail::SessionState& state = *state_;
     const TlsStatus ready = ready_for_data(io);
-    // The peer's close_notify ends its direction only (RFC 8446 §6.1; OpenSSL and mbedTLS let TLS 1.2
-    // sessions write on too): the answers to what it sent before the alert may still go out, as they
-    // would after a TCP half-close.
-    const bool peer_half_closed = ready == TlsStatus::closed && state.handshake_done && state.peer_closed;
+    // On the server side the client's close_notify ends its direction only (RFC 8446 §6.1; OpenSSL and
+    // mbedTLS let TLS 1.2 sessions write on too): the answers to what it sent before the alert may
+    // still go out, as they would after a TCP half-close. The client side (the upstream leg) stops: an
+    // upstream that closed will not answer, and a final dot it might still read must not be sent.
+    const bool peer_half_closed = ready == TlsStatus::closed && state.handshake_done && state.peer_closed &&
+                                  state.answers_after_peer_close;
     if (ready != TlsStatus::ok && !peer_half_closed) {
         return ready;
     }

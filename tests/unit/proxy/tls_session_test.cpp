@@ -508,6 +508,30 @@ TEST_CASE("TLS close_notify reaches the peer after the data before it", "[tls]")
     CHECK(read_step(client, received, 4096) == TlsStatus::closed);
 }
 
+TEST_CASE("TLS client side writes nothing more after the server's close_notify", "[tls]") {
+    BufferPool pool(large_block, 4);
+    Peer server(pool, server_context());
+    Peer client(pool, client_context(), "mail.example.test");
+    require_handshake(client, server);
+
+    // An upstream answers and closes in one flight: the answer is read, then the end.
+    const std::string reply = "354 go ahead\r\n";
+    std::size_t consumed = 0;
+    REQUIRE(write_step(server, reply, consumed) == TlsStatus::ok);
+    TlsIo server_io{server.input, 0, &server.output};
+    REQUIRE(server.session.close_notify(server_io) == TlsStatus::ok);
+    deliver(server, client);
+    std::string received;
+    CHECK(read_step(client, received, 4096) == TlsStatus::ok);
+    CHECK(received == reply);
+    CHECK(read_step(client, received, 4096) == TlsStatus::closed);
+    // The upstream will not answer any more, and a final dot it might still read must not reach it.
+    const std::size_t before = client.output.size();
+    CHECK(write_step(client, ".\r\n", consumed) == TlsStatus::closed);
+    CHECK(consumed == 0);
+    CHECK(client.output.size() == before);
+}
+
 TEST_CASE("TLS close_notify waits for room in a full output and is sent once", "[tls]") {
     BufferPool pool(small_block, 4);
     Peer server(pool, server_context());

@@ -84,8 +84,8 @@ public:
     // caller's data: what `consumed` does not count was not taken, and the next call may pass any
     // data at all (unlike bare mbedtls_ssl_write, which must be called again with the same data).
     // `output` must hold more than 600 octets (a record's overhead plus that floor); a smaller one
-    // fails the session. Writing goes on after the peer's close_notify (which closes its direction
-    // only) and stops with closed once this side queued its own.
+    // fails the session. A server-side session goes on writing after the client's close_notify (which
+    // closes its direction only) until it queued its own; a client-side one returns closed at once.
     TlsStatus write(TlsIo& io, const char* plain, std::size_t size, std::size_t& consumed);
 
     // Sends close_notify: ok once it is in `output`, want_write to be called again. Afterwards write()
