@@ -408,6 +408,11 @@ std::optional<SmtpReply> parse_path_text(std::string_view text, Verb verb, Parse
     }
 
     const std::size_t at = last_at_sign(mailbox_text);
+    if (!path.source_route.empty() && at == std::string_view::npos) {
+        // RFC 5321 §4.1.2: a route is followed by a whole Mailbox, domain included. Without the check,
+        // <@a.test:PostMaster> would reach the upstream as <PostMaster>, which means something else.
+        return syntax_error(verb, "bad source route");
+    }
     const std::string_view local_text = mailbox_text.substr(0, at);
     if (auto error = parse_local_part(local_text, verb, path.mailbox)) {
         return error;

@@ -147,6 +147,8 @@ TEST_CASE("envelope parses source routes and drops them from the canonical form"
     CHECK(envelope_test::rcpt_error("<@a.test,:user@c.test>") == bad);
     CHECK(envelope_test::rcpt_error("<@a.test,b.test:user@c.test>") == bad);
     CHECK(envelope_test::rcpt_error("<@a..test:user@c.test>") == bad);
+    CHECK(envelope_test::rcpt_error("<@a.test:user>") == bad);
+    CHECK(envelope_test::rcpt_error("<@a.test,@b.test:PostMaster>") == bad);
     CHECK(envelope_test::rcpt_error("<@a.test:@b.test>") ==
           "501 5.1.3 Bad recipient address syntax: empty local part");
 }
@@ -190,7 +192,8 @@ TEST_CASE("envelope recognises the special postmaster recipient in any case", "[
     }
     CHECK_FALSE(envelope_test::rcpt("<postmaster@example.com>").path.postmaster);
     CHECK_FALSE(envelope_test::rcpt("<postmaster.x>").path.postmaster);
-    CHECK_FALSE(envelope_test::rcpt("<@a.test:postmaster>").path.postmaster);
+    CHECK(envelope_test::rcpt_error("<@a.test:postmaster>") ==
+          "501 5.1.3 Bad recipient address syntax: bad source route");
     CHECK(envelope_test::mail("<postmaster>").path.canonical() == "<postmaster>");
 }
 
