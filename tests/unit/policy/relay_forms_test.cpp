@@ -288,7 +288,8 @@ std::vector<TrickyForm> tricky_forms() {
         {"postmaster of a foreign domain", "<postmaster@ext.test>", exact, false, denied,
          denial("<postmaster@ext.test>"), foreign},
         {"quoted postmaster", "<\"Postmaster\">", exact, false, local, "", "postmaster"},
-        // A route must lead to a mailbox with a domain (RFC 5321 §4.1.2); "<postmaster>" is special only alone.
+        // A route must lead to a mailbox with a domain (RFC 5321 §4.1.2); "<postmaster>" is special only
+        // alone.
         {"source-routed postmaster", "<@ext.test:postmaster>", exact, false, malformed,
          syntax + "bad source route", ""},
         {"no angle brackets", "relaytest@ext.test", exact, false, denied, denial("<relaytest@ext.test>"),
