@@ -118,6 +118,17 @@ class Run:
         self.running.append(contender)
         return contender
 
+    def start_behind(self, names, sink, what, **options):
+        """Starts each named contender in front of `sink` (options as for make()); one that cannot start
+        is reported and left out of the step `what`."""
+        started = {}
+        for name in names:
+            try:
+                started[name] = self.start(self.make(name, sink, **options))
+            except Exception as error:  # noqa: BLE001 - a contender that cannot start is reported, not fatal
+                self.fail(f"starting {name} {what}", error)
+        return started
+
     def stop(self, contender):
         contender.stop()
         if contender in self.running:
@@ -230,12 +241,7 @@ class Run:
         plan = self.plan
         sink = cs.SmtpSink(self.work / "bulk", max_sessions=100, name="smtp-sink-bulk").start()
         self.running.append(sink)
-        started = {}
-        for name in names:
-            try:
-                started[name] = self.start(self.make(name, sink, folder="bulk"))
-            except Exception as error:  # noqa: BLE001
-                self.fail(f"starting {name} for bulk DATA", error)
+        started = self.start_behind(names, sink, "for bulk DATA", folder="bulk")
         samples = {name: [] for name in started}
         size = plan["bulk_size"]
         self.say(f"bulk DATA: one message of {size} octets, {plan['bulk_rounds']} rounds")
@@ -262,12 +268,7 @@ class Run:
         plan = self.plan
         sink = cs.SmtpSink(self.work / "latency", max_sessions=100, name="smtp-sink-latency").start()
         self.running.append(sink)
-        started = {}
-        for name in names:
-            try:
-                started[name] = self.start(self.make(name, sink, folder="latency"))
-            except Exception as error:  # noqa: BLE001
-                self.fail(f"starting {name} for latency", error)
+        started = self.start_behind(names, sink, "for latency", folder="latency")
         rcpt = {name: [] for name in started}
         noop = {name: [] for name in started}
         self.say(f"latency: {plan['latency_commands']} RCPT and NOOP round trips, {plan['latency_rounds']} rounds")
@@ -391,12 +392,7 @@ class Run:
         plan = self.plan
         sink = cs.SmtpSink(self.work / "tls", max_sessions=100, name="smtp-sink-tls").start()
         self.running.append(sink)
-        started = {}
-        for name in names:
-            try:
-                started[name] = self.start(self.make(name, sink, folder="tls", tls=certificate, starttls=True))
-            except Exception as error:  # noqa: BLE001
-                self.fail(f"starting {name} with STARTTLS", error)
+        started = self.start_behind(names, sink, "with STARTTLS", folder="tls", tls=certificate, starttls=True)
         rates = {name: [] for name in started}
         cpu = {name: [] for name in started}
         details = {name: {"group": loadgen.ecdhe_group("127.0.0.1", contender.port)}

@@ -5,6 +5,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=toolchains/apt-helpers.sh
+source "$top/toolchains/apt-helpers.sh"
 deps="$top/build/deps"
 prefix="$deps/mbedtls-3.6"
 
@@ -13,22 +15,9 @@ if [ -f "$prefix/lib/cmake/MbedTLS/MbedTLSConfig.cmake" ]; then
     exit 0
 fi
 
-mkdir -p "$deps/apt/lists/partial" "$deps/apt/archives/partial"
-# The Debian mirror the machine already uses (deb822 sources first, then the one-line format).
-mirror=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -m1 '/debian/\?$' || true)
-if [ -z "$mirror" ]; then
-    mirror=$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-             awk '{print $2}' | grep -m1 '/debian/\?$' || true)
-fi
-[ -n "$mirror" ] || { echo "fetch-mbedtls3: no Debian mirror found in the apt sources" >&2; exit 1; }
-echo "deb-src $mirror trixie main" > "$deps/apt/src.list"
+fetch_debian_source "$deps/download" trixie mbedtls || exit 1
 
-apt_private=(-o Dir::Etc::SourceList="$deps/apt/src.list" -o Dir::Etc::SourceParts=/dev/null
-             -o Dir::State::Lists="$deps/apt/lists" -o Dir::Cache::Archives="$deps/apt/archives")
-apt-get "${apt_private[@]}" update
-(cd "$deps" && apt-get "${apt_private[@]}" source --download-only mbedtls)
-
-tarball=$(ls "$deps"/mbedtls_3.6.*.orig.tar.* 2>/dev/null | sort -V | tail -n 1)
+tarball=$(ls "$deps"/download/src/mbedtls_3.6.*.orig.tar.* 2>/dev/null | sort -V | tail -n 1)
 [ -n "$tarball" ] || { echo "fetch-mbedtls3: no mbedtls 3.6 source tarball downloaded" >&2; exit 1; }
 rm -rf "$deps/src" && mkdir -p "$deps/src"
 tar xf "$tarball" -C "$deps/src" --strip-components=1

@@ -17,16 +17,8 @@ cross_packages=(
     libmbedtls-dev:armhf libtinyxml2-dev:armhf
 )
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-missing_packages() {
-    local pkg
-    for pkg in "$@"; do
-        dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null | grep -q '^ii' || echo "$pkg"
-    done
-}
+# shellcheck source=toolchains/apt-helpers.sh
+source "$(dirname "$0")/apt-helpers.sh"
 
 foreign=$(dpkg --print-foreign-architectures)
 added_arch=no

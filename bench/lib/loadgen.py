@@ -3,6 +3,7 @@ idle sessions by the thousand, per-command round trips, STARTTLS handshakes. Sta
 """
 
 import multiprocessing
+import select
 import selectors
 import socket
 import ssl
@@ -111,7 +112,7 @@ class IdleSessions:
 
     def still_open(self):
         """How many sessions are still open: none may have been closed or sent anything unasked."""
-        poller = __import__("select").poll()
+        poller = select.poll()
         for conn in self.sockets:
             poller.register(conn, 0x001 | 0x008 | 0x010)  # POLLIN | POLLERR | POLLHUP
         troubled = {fd for fd, _ in poller.poll(0)}
@@ -187,9 +188,11 @@ def starttls_session(host, port, context, source=None, timeout=10):
         raise
 
 
-class TlsIdleSessions:
+class TlsIdleSessions(IdleSessions):
+    """Holds STARTTLS sessions open after their handshake (still_open and close are IdleSessions')."""
+
     def __init__(self):
-        self.sockets = []
+        super().__init__()
         self.version = ""
         self.cipher = ""
 
@@ -203,21 +206,6 @@ class TlsIdleSessions:
             self.cipher = tls.cipher()[0] if tls.cipher() else ""
             self.sockets.append(tls)
         return self
-
-    def still_open(self):
-        poller = __import__("select").poll()
-        for conn in self.sockets:
-            poller.register(conn.fileno(), 0x001 | 0x008 | 0x010)
-        troubled = {fd for fd, _ in poller.poll(0)}
-        return len(self.sockets) - len(troubled)
-
-    def close(self):
-        for conn in self.sockets:
-            try:
-                conn.close()
-            except OSError:
-                pass
-        self.sockets = []
 
 
 # ---------------------------------------------------------------------------------------------------

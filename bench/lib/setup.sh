@@ -4,23 +4,15 @@
 #   bench_haraka_install DIR   Haraka from npm into DIR (under build/, never the source tree)
 #   bench_tinyxml2_source DIR  tinyxml2's Debian 12 source (for the fully static build; private apt state)
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-bench_missing_packages() {
-    local pkg
-    for pkg in "$@"; do
-        dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null | grep -q '^ii' || echo "$pkg"
-    done
-}
+# shellcheck source=toolchains/apt-helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../toolchains/apt-helpers.sh"
 
 # Installing haproxy or nginx starts their system services on a normal machine; a policy-rc.d that
 # answers 101 ("action forbidden") keeps every service down during the install, and anything that still
 # started (machines that ignore policy-rc.d) is stopped afterwards.
 bench_apt_install() {
     local missing
-    mapfile -t missing < <(bench_missing_packages "$@")
+    mapfile -t missing < <(missing_packages "$@")
     [ "${#missing[@]}" -ne 0 ] || return 0
     echo "bench: installing ${missing[*]}"
     as_root apt-get update >/dev/null || echo "bench: apt-get update reported an error; continuing"
@@ -67,8 +59,7 @@ bench_haraka_install() {
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error "Haraka@$version")
 }
 
-# tinyxml2 from Debian 12's source package, through a private deb-src list and apt state inside DIR:
-# the machine's own apt configuration is left alone (as toolchains/fetch-mbedtls3.sh does).
+# tinyxml2 from Debian 12's source package (fetch_debian_source: private apt state inside DIR).
 bench_tinyxml2_source() {
     local dir=$1
     local found
@@ -77,19 +68,7 @@ bench_tinyxml2_source() {
         echo "${found%/}"
         return 0
     fi
-    mkdir -p "$dir/apt/lists/partial" "$dir/apt/archives/partial" "$dir/src"
-    local mirror
-    mirror=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -m1 '/debian/\?$' || true)
-    if [ -z "$mirror" ]; then
-        mirror=$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-                 awk '{print $2}' | grep -m1 '/debian/\?$' || true)
-    fi
-    [ -n "$mirror" ] || { echo "bench: no Debian mirror found in the apt sources" >&2; return 1; }
-    echo "deb-src $mirror bookworm main" >"$dir/apt/src.list"
-    local apt_private=(-o Dir::Etc::SourceList="$dir/apt/src.list" -o Dir::Etc::SourceParts=/dev/null
-                       -o Dir::State::Lists="$dir/apt/lists" -o Dir::Cache::Archives="$dir/apt/archives")
-    apt-get "${apt_private[@]}" update >&2 || return 1
-    (cd "$dir/src" && apt-get "${apt_private[@]}" source --download-only tinyxml2 >&2) || return 1
+    fetch_debian_source "$dir" bookworm tinyxml2 || return 1
     local tarball
     tarball=$(ls "$dir"/src/tinyxml2_*.orig.tar.* 2>/dev/null | sort -V | tail -n 1)
     [ -n "$tarball" ] || { echo "bench: no tinyxml2 source tarball downloaded" >&2; return 1; }

@@ -245,15 +245,7 @@ void ClientSession::read_more() {
     // or the body follows at once, and a read (unlike a readiness wait) costs Asio no epoll_ctl.
     const bool busy = in_transaction_ || phase_ == Phase::data;
     if (!busy) {
-        in_.release_if_empty();
-        out_.release_if_empty();
-        if (transaction_) {
-            transaction_->body.release_if_empty();
-        }
-        if (tls_buffers_) {
-            tls_buffers_->raw_in.release_if_empty();
-            tls_buffers_->raw_out.release_if_empty();
-        }
+        release_buffers(true);
     }
     // The handshake's time-out runs from begin_tls(): re-arming it per read would let a client that
     // trickles its handshake hold the session's TLS memory for ever.
@@ -689,6 +681,22 @@ void ClientSession::client_gone(std::string_view why) {
     close();
 }
 
+void ClientSession::release_buffers(bool only_empty) {
+    ByteBuffer* const buffers[] = {&in_, &out_, transaction_ ? &transaction_->body : nullptr,
+                                   tls_buffers_ ? &tls_buffers_->raw_in : nullptr,
+                                   tls_buffers_ ? &tls_buffers_->raw_out : nullptr};
+    for (ByteBuffer* buffer : buffers) {
+        if (buffer == nullptr) {
+            continue;
+        }
+        if (only_empty) {
+            buffer->release_if_empty();
+        } else {
+            buffer->release();
+        }
+    }
+}
+
 void ClientSession::close() {
     if (phase_ == Phase::closed) {
         return;
@@ -716,15 +724,7 @@ void ClientSession::close() {
     }
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
-    in_.release();
-    out_.release();
-    if (transaction_) {
-        transaction_->body.release();
-    }
-    if (tls_buffers_) {
-        tls_buffers_->raw_in.release();
-        tls_buffers_->raw_out.release();
-    }
+    release_buffers(false);
     host_.log().info("disconnect from " + client_notation(client_address()) +
                      " commands=" + std::to_string(commands_) + " errors=" + std::to_string(errors_));
 }

@@ -86,6 +86,9 @@ private:
     void arm_timer(std::chrono::milliseconds timeout);
     void on_timeout();
     void close();
+    // Gives the session's buffer blocks back to the pool: every one, or (`only_empty`) those holding
+    // nothing, which keeps an idle session small.
+    void release_buffers(bool only_empty);
     void client_gone(std::string_view why);
 
     // TLS (STARTTLS and implicit): ciphertext moves between the socket and raw_in_/raw_out_, plaintext
