@@ -53,8 +53,14 @@ constexpr std::uint16_t preferred_groups[] = {
 #if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED)
     MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
 #endif
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1, MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP521R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE};
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP521R1,
+#endif
+    MBEDTLS_SSL_IANA_TLS_GROUP_NONE};
 #else
 constexpr mbedtls_ecp_group_id preferred_groups[] = {
 #if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED)
@@ -68,8 +74,14 @@ constexpr mbedtls_ecp_group_id preferred_groups[] = {
 constexpr char server_personalization[] = "relayguard tls server";
 constexpr char client_personalization[] = "relayguard tls client";
 
-// RFC 6066 maximum_fragment_length requested on the upstream leg (see tls_context.hpp).
+// RFC 6066 maximum_fragment_length requested on the upstream leg (see tls_context.hpp). Not with TLS 1.3
+// in the build: an OpenSSL server answers the extension in its EncryptedExtensions, and mbedTLS 3.6's
+// TLS 1.3 client then aborts the handshake ("unsupported extension").
+#if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH) &&                                                              \
+    !(MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_3))
+#define RELAYGUARD_REQUEST_MAX_FRAGMENT_LENGTH 1
 constexpr unsigned char upstream_max_fragment_code = MBEDTLS_SSL_MAX_FRAG_LEN_4096;
+#endif
 
 // Everything one configuration needs, at a fixed address: mbedtls_ssl_config keeps pointers to the
 // random generator, the certificates, the key and the cipher suite list.
@@ -229,6 +241,31 @@ bool parse_key(ContextState& state, const FileBytes& contents, const std::string
     return true;
 }
 
+// The whole chain goes out in one Certificate handshake message, which mbedTLS writes into one record
+// of at most MBEDTLS_SSL_OUT_CONTENT_LEN octets: 4 octets of handshake header and 3 of list length,
+// then per certificate 3 octets of length and, in TLS 1.3, 2 of (empty) extensions, plus TLS 1.3's
+// 1-octet request context. Checked when the file is loaded, so that a chain too large for this build
+// stops the start (or the reload) with its name instead of failing every handshake later.
+bool chain_fits_one_record(const ContextState& state, const std::string& certificate_source,
+                           std::string& error) {
+    std::size_t message_size = 4 + 1 + 3;
+    std::size_t certificates = 0;
+    for (const mbedtls_x509_crt* certificate = &state.certificates; certificate != nullptr;
+         certificate = certificate->next) {
+        message_size += 3 + 2 + certificate->raw.len;
+        ++certificates;
+    }
+    if (message_size <= tls_output_record_limit()) {
+        return true;
+    }
+    error = certificate_source + ": its chain of " + std::to_string(certificates) + " certificates needs " +
+            std::to_string(message_size) + " octets in the TLS Certificate message, more than the " +
+            std::to_string(tls_output_record_limit()) +
+            " this build writes in one record (MBEDTLS_SSL_OUT_CONTENT_LEN); leave the root and "
+            "cross-signed certificates out of the file";
+    return false;
+}
+
 bool key_matches_certificate(ContextState& state, const std::string& certificate_source,
                              const std::string& key_source, std::string& error) {
 #if MBEDTLS_VERSION_MAJOR >= 3
@@ -302,6 +339,7 @@ std::unique_ptr<ContextState> build_server_state(const FileBytes& certificate,
     auto state = std::make_unique<ContextState>();
     if (!start_crypto(error) || !seed_random(*state, server_personalization, error) ||
         !parse_certificates(*state, certificate, certificate_source, false, error) ||
+        !chain_fits_one_record(*state, certificate_source, error) ||
         !parse_key(*state, key, key_source, error) ||
         !key_matches_certificate(*state, certificate_source, key_source, error) ||
         !configure_common(*state, MBEDTLS_SSL_IS_SERVER, error)) {
@@ -332,10 +370,7 @@ std::unique_ptr<ContextState> build_client_state(const FileBytes* ca, const std:
     } else {
         mbedtls_ssl_conf_authmode(&state->config, MBEDTLS_SSL_VERIFY_NONE);
     }
-#if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH) &&                                                              \
-    !(MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_3))
-    // Not with TLS 1.3 in the build: an OpenSSL server answers the extension in its EncryptedExtensions,
-    // and mbedTLS 3.6's TLS 1.3 client then aborts the handshake ("unsupported extension").
+#if defined(RELAYGUARD_REQUEST_MAX_FRAGMENT_LENGTH)
     const int ret = mbedtls_ssl_conf_max_frag_len(&state->config, upstream_max_fragment_code);
     if (ret != 0) {
         error = "cannot limit the TLS fragment length: " + describe_mbedtls_error(ret);
@@ -357,6 +392,10 @@ bool tls13_supported() {
 #else
     return false;
 #endif
+}
+
+std::size_t tls_output_record_limit() {
+    return MBEDTLS_SSL_OUT_CONTENT_LEN;
 }
 
 std::string describe_mbedtls_error(int code) {

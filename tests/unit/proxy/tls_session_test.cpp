@@ -284,6 +284,28 @@ bool built_with_mbedtls3() {
     return library_versions().rfind("mbedTLS 3.", 0) == 0;
 }
 
+// The octets one write of `size` octets of application data puts on the wire (AES-256-GCM, as every
+// handshake here negotiates). TLS 1.3: records of at most tls_output_record_limit() octets of inner
+// plaintext (the data, one content-type octet, zero padding to a multiple of 16), each + a 16-octet
+// tag and a 5-octet header. TLS 1.2 with maximum_fragment_length 4096: fragments of at most 4096
+// octets, each + an 8-octet explicit nonce, a 16-octet tag and a 5-octet header.
+std::size_t expected_wire_size(std::size_t size) {
+    const std::size_t limit = tls_output_record_limit();
+    std::size_t total = 0;
+    if (tls13_supported()) {
+        const std::size_t chunk = limit - 1;
+        for (std::size_t left = size; left > 0;) {
+            const std::size_t data = std::min(left, chunk);
+            const std::size_t padded = std::min((data + 1 + 15) / 16 * 16, limit);
+            total += padded + 16 + 5;
+            left -= data;
+        }
+        return total;
+    }
+    const std::size_t chunk = std::min<std::size_t>(limit, 4096);
+    return size + (size + chunk - 1) / chunk * 29;
+}
+
 // What a handshake between two relayguard sessions must agree on.
 std::string expected_description(bool rsa) {
     if (tls13_supported()) {
@@ -423,9 +445,10 @@ TEST_CASE("TLS upstream leg asks for 4096-octet records where only TLS 1.2 is bu
     // TLS 1.2 only (mbedTLS 2.28): the maximum_fragment_length extension holds both directions to
     // 4096-octet records, so 10000 octets take three records of 29 octets' overhead each. A build with
     // TLS 1.3 (mbedTLS 3.6) does not ask (its TLS 1.3 client aborts when an OpenSSL server answers the
-    // extension), so each side sends one record: 10000 + 1 padded to 10016, + 16 + 5.
-    const std::size_t expected_from_client = tls13_supported() ? 10037 : 10000 + 3 * 29;
-    const std::size_t expected_from_server = tls13_supported() ? 10037 : 10000 + 3 * 29;
+    // extension), so each side cuts records at its own output limit: with 16384 one record, 10000 + 1
+    // padded to 10016, + 16 + 5 = 10037; the static builds' 4096 make three.
+    const std::size_t expected_from_client = expected_wire_size(10000);
+    const std::size_t expected_from_server = expected_wire_size(10000);
     const std::string data = pattern(10000);
     std::size_t consumed = 0;
     CHECK(write_step(client, data, consumed) == TlsStatus::ok);
@@ -655,6 +678,27 @@ TEST_CASE("TLS session fails when its output cannot hold a record", "[tls]") {
     std::size_t consumed = 0;
     CHECK(write_step(client, "NOOP\r\n", consumed) == TlsStatus::failed);
     CHECK(client.session.last_error() == "the output buffer is too small for TLS records");
+}
+
+TEST_CASE("TLS server context refuses a chain larger than one output record, naming its size", "[tls]") {
+    // Every DER certificate is longer than 256 octets, so this many copies cannot fit in one record.
+    const std::size_t copies = tls_output_record_limit() / 256 + 1;
+    std::string chain;
+    for (std::size_t i = 0; i < copies; ++i) {
+        chain += server_certificate_pem;
+    }
+    std::string error;
+    CHECK_FALSE(TlsServerContext::load_from_memory(chain, server_key_pem, error));
+    const std::string limit = std::to_string(tls_output_record_limit());
+    CHECK(error.rfind("certificate (in memory): its chain of " + std::to_string(copies) +
+                          " certificates needs ",
+                      0) == 0);
+    CHECK(contains(error, "more than the " + limit + " this build writes in one record"));
+
+    // The same certificate alone fits.
+    error.clear();
+    CHECK(TlsServerContext::load_from_memory(server_certificate_pem, server_key_pem, error));
+    CHECK(error.empty());
 }
 
 TEST_CASE("TLS server context refuses a key that does not belong to the certificate", "[tls]") {

@@ -38,6 +38,11 @@ struct ContextState;
 // Whether this build can negotiate TLS 1.3 (mbedTLS 3.x with TLS 1.3 compiled in).
 bool tls13_supported();
 
+// The largest payload of a record this build's mbedTLS writes (MBEDTLS_SSL_OUT_CONTENT_LEN): 16384 with
+// a distribution's mbedTLS, 4096 in the static builds (toolchains/mbedtls/relayguard_mbedtls_config.h).
+// A server's certificate chain must fit in one such record; TlsServerContext::load refuses one that does not.
+std::size_t tls_output_record_limit();
+
 // An mbedTLS error code as "<mbedtls_strerror text> (-0xNNNN)", for error messages and logs.
 std::string describe_mbedtls_error(int code);
 
