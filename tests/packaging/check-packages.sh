@@ -17,29 +17,10 @@ if [ "$#" -eq 0 ]; then
     set -- build/release build/aarch64 build/armhf
 fi
 
-passed=0
-failed=0
-pass() {
-    echo "check-packages: ok   $*"
-    passed=$((passed + 1))
-}
-fail() {
-    echo "check-packages: FAIL $*"
-    failed=$((failed + 1))
-}
-skip() {
-    echo "check-packages: SKIP $*"
-}
-# check DESCRIPTION COMMAND...: one check, passed when the command succeeds.
-check() {
-    local what=$1
-    shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
+# shellcheck source=tests/packaging/lib.sh
+. tests/packaging/lib.sh check-packages
 
 lacks_lines_matching() { ! grep -Eq -- "$1" "$2"; }
-# Every line of file $1 is a line of file $2.
-all_lines_listed() { ! grep -vxF -f "$2" -- "$1"; }
 executable_with_set_e() { [ -x "$1" ] && grep -qx 'set -e' "$1"; }
 
 work=$(mktemp -d)
@@ -161,7 +142,7 @@ for dir in "$@"; do
     binary="$root/usr/sbin/relayguard"
     check "$dir: packaged binary is $field_arch ($(elf_deb_arch "$binary"))" \
         test "$(elf_deb_arch "$binary")" = "$field_arch"
-    echo "check-packages: info $dir: packaged binary $(stat -c %s "$binary") bytes," \
+    info "$dir: packaged binary $(stat -c %s "$binary") bytes," \
         "installed size $(dpkg-deb -f "$deb" Installed-Size) KiB"
 
     if [ "$systemd_analyze" = yes ]; then
@@ -196,5 +177,4 @@ done
 if [ "$package_count" -eq 0 ]; then
     fail "no build folder to package"
 fi
-echo "check-packages: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
