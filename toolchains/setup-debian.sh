@@ -11,6 +11,8 @@ native_packages=(
     swaks libio-socket-inet6-perl libnet-ssleay-perl libauthen-sasl-perl postfix nmap fail2ban openssl python3 iproute2
     # systemd-analyze, for tests/packaging/check-packages.sh (installing it starts nothing in a container)
     systemd
+    # the OpenWrt package checks: busybox's ash is OpenWrt's shell; file and readelf read the ELF headers
+    busybox file binutils
 )
 cross_packages=(
     libmbedtls-dev:arm64 libtinyxml2-dev:arm64
@@ -32,7 +34,8 @@ done
 mapfile -t missing < <(missing_packages "${native_packages[@]}" "${cross_packages[@]}")
 if [ "${#missing[@]}" -eq 0 ] && [ "$added_arch" = no ]; then
     echo "setup-debian: all packages present"
-    exit 0
+    # zig, the musl cross compiler of the static presets, comes pinned from the npm registry.
+    exec "$(dirname "$0")/setup-zig.sh"
 fi
 
 echo "setup-debian: installing ${missing[*]}"
@@ -61,4 +64,5 @@ fi
 if command -v fail2ban-client >/dev/null && pgrep -x fail2ban-server >/dev/null 2>&1; then
     as_root fail2ban-client stop >/dev/null 2>&1 || true
 fi
+"$(dirname "$0")/setup-zig.sh"
 echo "setup-debian: done"
