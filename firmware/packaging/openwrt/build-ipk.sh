@@ -3,6 +3,7 @@
 # relayguard, without an OpenWrt SDK:
 #
 #   firmware/packaging/openwrt/build-ipk.sh --binary PATH --arch OPENWRT_ARCH --out DIR
+#   firmware/packaging/openwrt/build-ipk.sh --binary PATH --preset musl-aarch64 --out DIR  (arch from targets.tsv)
 #   firmware/packaging/openwrt/build-ipk.sh --arch-for-preset PRESET     (prints the arch, from targets.tsv)
 #
 # Why each part is the way it is:
@@ -47,7 +48,7 @@ makefile=$here/Makefile
 targets=$here/targets.tsv
 
 usage() {
-    echo "usage: $0 --binary PATH --arch OPENWRT_ARCH --out DIR | --arch-for-preset PRESET" >&2
+    echo "usage: $0 --binary PATH {--arch OPENWRT_ARCH | --preset PRESET} --out DIR | --arch-for-preset PRESET" >&2
     exit 2
 }
 die() {
@@ -55,19 +56,26 @@ die() {
     exit 1
 }
 
+# The OpenWrt architecture of a musl-* preset's binary, from targets.tsv.
+arch_for_preset() {
+    local found
+    found=$(awk -F'\t' -v preset="$1" '!/^#/ && $1 == preset { print $2 }' "$targets")
+    [ -n "$found" ] || die "no OpenWrt architecture for preset '$1' in $targets"
+    echo "$found"
+}
+
 binary="" arch="" out=""
 while [ "$#" -gt 0 ]; do
     case "$1" in
-        --binary | --arch | --out | --arch-for-preset) [ "$#" -ge 2 ] || usage ;;&
+        --binary | --arch | --out | --arch-for-preset | --preset) [ "$#" -ge 2 ] || usage ;;&
         --binary) binary=$2 && shift 2 ;;
         --arch) arch=$2 && shift 2 ;;
         --out) out=$2 && shift 2 ;;
         --arch-for-preset)
-            found=$(awk -F'\t' -v preset="$2" '!/^#/ && $1 == preset { print $2 }' "$targets")
-            [ -n "$found" ] || die "no OpenWrt architecture for preset '$2' in $targets"
-            echo "$found"
+            arch_for_preset "$2"
             exit 0
             ;;
+        --preset) arch=$(arch_for_preset "$2") && shift 2 ;;
         *) usage ;;
     esac
 done
