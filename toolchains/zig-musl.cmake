@@ -47,6 +47,12 @@ set(CMAKE_C_COMPILER "${_zig_wrappers}/cc")
 set(CMAKE_CXX_COMPILER "${_zig_wrappers}/c++")
 set(CMAKE_AR "${_zig_wrappers}/ar" CACHE FILEPATH "zig ar")
 set(CMAKE_RANLIB "${_zig_wrappers}/ranlib" CACHE FILEPATH "zig ranlib")
+# With link-time optimisation CMake looks for llvm-ar beside the compiler and would find the host's older
+# LLVM, which cannot read zig's LLVM 16 bitcode.
+foreach(_lang IN ITEMS C CXX)
+    set(CMAKE_${_lang}_COMPILER_AR "${_zig_wrappers}/ar" CACHE FILEPATH "zig ar")
+    set(CMAKE_${_lang}_COMPILER_RANLIB "${_zig_wrappers}/ranlib" CACHE FILEPATH "zig ranlib")
+endforeach()
 
 # Fully static: no PT_INTERP, no shared libraries, nothing looked up at run time (musl reads
 # /etc/passwd, /etc/group, /etc/hosts and /etc/resolv.conf itself; there is no NSS).
