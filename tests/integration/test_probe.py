@@ -176,7 +176,13 @@ class ProbeFailureTests(ProbeTestCase):
     def test_closed_port(self):
         status, output = self.probe(("127.0.0.1", h.free_port("127.0.0.1")), source=None)
         self.assertEqual(status, 2, output)
-        self.assertRegex(output, r"relayguard probe: cannot connect to 127\.0\.0\.1 port \d+: Connection refused")
+        reason = "Connection refused"
+        if "qemu-mipsel" in h.relayguard_emulator():
+            # qemu-user 7.2 hands getsockopt(SO_ERROR) the host's errno untranslated (111), and MIPS numbers
+            # its errors differently (ECONNREFUSED is 146), so the emulated binary cannot name the reason;
+            # on a MIPS board it does. The rest of the message must still be there.
+            reason = ".+"
+        self.assertRegex(output, rf"relayguard probe: cannot connect to 127\.0\.0\.1 port \d+: {reason}")
 
     def test_tls_failure(self):
         sink = self.start_sink()  # plain SMTP: the ClientHello is answered with a greeting
