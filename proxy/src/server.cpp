@@ -27,6 +27,11 @@ constexpr std::size_t buffer_block_size = 16 * 1024;
 constexpr std::size_t idle_buffer_blocks = 64;
 // How long to pause accepting after the process ran out of descriptors (EMFILE), as nginx does.
 constexpr std::chrono::milliseconds accept_pause{100};
+// The listen backlog, explicit rather than the C library's SOMAXCONN (asio's max_listen_connections):
+// glibc's is 4096 but musl's is 128, and with 128 a burst of a few hundred connections (a spam run,
+// clients reconnecting after an outage) overflows the queue and the kernel drops the surplus
+// handshakes. The kernel caps it at net.core.somaxconn (4096 by default since Linux 5.4).
+constexpr int listen_backlog = 4096;
 // Session deadlines are checked by one sweep over the sessions, at the earliest deadline but never more
 // often than this: a time-out may fire this much late, and a flood of deadlines cannot turn the sweep
 // (linear in the sessions) into a busy loop.
@@ -146,7 +151,7 @@ std::optional<std::string> Server::Impl::open_listener(Listener& listener) {
         acceptor.bind(endpoint, error);
     }
     if (!error) {
-        acceptor.listen(asio::socket_base::max_listen_connections, error);
+        acceptor.listen(server_detail::listen_backlog, error);
     }
     if (error) {
         asio::error_code ignored;
