@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -28,6 +29,10 @@ import loadgen  # noqa: E402
 import report  # noqa: E402
 
 REPO = HERE.parent
+
+# relayguard as it is measured: the glibc release build and the static musl build, side by side in
+# every step that measures relayguard.
+RELAYGUARDS = ("relayguard", "relayguard-musl")
 
 FULL = {
     "rounds": 3,  # throughput at 20 sessions: medians of 3 interleaved rounds
@@ -82,8 +87,11 @@ class Run:
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True)
         self.binary = Path(args.binary).resolve()
+        self.binary_musl = Path(args.binary_musl).resolve() if args.binary_musl else None
         self.results = {
             "mode": "smoke" if args.smoke else "full",
+            # --steps or --only: docs/benchmarks.md keeps the last full run's results (report.write_docs)
+            "partial": bool(args.steps or args.only),
             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": args.command_line,
             "plan": {key: (value if not isinstance(value, dict) else {str(k): v for k, v in value.items()})
@@ -142,9 +150,12 @@ class Run:
     # -- which contenders exist ------------------------------------------------------------------
 
     def available(self):
-        names = ["direct", "haproxy", "relayguard", "nginx", "haraka"]
-        present = {"direct": True, "relayguard": self.binary.exists()}
-        reasons = {"relayguard": f"{self.binary} does not exist"}
+        names = ["direct", "haproxy", "relayguard", "relayguard-musl", "nginx", "haraka"]
+        present = {"direct": True, "relayguard": self.binary.exists(),
+                   "relayguard-musl": bool(self.binary_musl and self.binary_musl.exists())}
+        reasons = {"relayguard": f"{self.binary} does not exist",
+                   "relayguard-musl": f"{self.binary_musl} does not exist" if self.binary_musl else
+                   "no static musl build (the musl-x86_64 preset did not build, or --binary-musl was not given)"}
         present["haproxy"] = cs.Haproxy.available()
         reasons["haproxy"] = "haproxy is not installed (apt-get install haproxy)"
         present["nginx"] = cs.Nginx.available()
@@ -168,6 +179,8 @@ class Run:
             return cs.Haproxy(workdir, sink, **options)
         if name == "relayguard":
             return cs.Relayguard(workdir, sink, self.binary, **options)
+        if name == "relayguard-musl":
+            return cs.RelayguardMusl(workdir, sink, self.binary_musl, **options)
         if name == "nginx":
             return cs.Nginx(workdir, sink, **options)
         if name == "haraka":
@@ -219,7 +232,7 @@ class Run:
                         after = sum(cs.cpu_seconds(pid) for pid in contender.pids())
                         samples[name].append(messages / elapsed)
                         cpu[name].append((after - before) * 1e6 / messages)
-                        print(f"  round {round_index + 1} {name:<10} {messages / elapsed:9.1f} msg/s", flush=True)
+                        print(f"  round {round_index + 1} {name:<15} {messages / elapsed:9.1f} msg/s", flush=True)
                 results[key] = {"sessions": sessions, "messages": messages, "many_per_connection": many,
                                 "rounds": rounds, "samples": samples, "cpu_us_per_message": cpu,
                                 "median": {name: median(values) for name, values in samples.items()},
@@ -237,7 +250,7 @@ class Run:
     # -- 3: bulk DATA -----------------------------------------------------------------------------
 
     def bulk(self, names):
-        names = [name for name in ("direct", "haproxy", "relayguard") if name in names]
+        names = [name for name in ("direct", "haproxy", *RELAYGUARDS) if name in names]
         plan = self.plan
         sink = cs.SmtpSink(self.work / "bulk", max_sessions=100, name="smtp-sink-bulk").start()
         self.running.append(sink)
@@ -264,7 +277,7 @@ class Run:
     # -- 4: per-command latency -------------------------------------------------------------------
 
     def latency(self, names):
-        names = [name for name in ("direct", "relayguard") if name in names]
+        names = [name for name in ("direct", *RELAYGUARDS) if name in names]
         plan = self.plan
         sink = cs.SmtpSink(self.work / "latency", max_sessions=100, name="smtp-sink-latency").start()
         self.running.append(sink)
@@ -294,7 +307,7 @@ class Run:
 
     def memory(self, names, certificate):
         plan = self.plan
-        memory = self.results.setdefault("memory", {"idle": {}, "sessions": {}, "tls": {}})
+        memory = self.results.setdefault("memory", {"idle": {}, "sessions": {}, "tls": {}, "tls12": {}})
         sink = cs.SmtpSink(self.work / "memory", max_sessions=12000, name="smtp-sink-memory").start()
         self.running.append(sink)
         settle = 0.3 if self.args.smoke else 1.0
@@ -313,7 +326,7 @@ class Run:
             except Exception as error:  # noqa: BLE001
                 self.fail(f"idle RSS {name}", error)
         # Idle plaintext sessions, each count on a fresh process.
-        for name in ("relayguard", "nginx", "haproxy"):
+        for name in (*RELAYGUARDS, "nginx", "haproxy"):
             if name not in names:
                 continue
             for count in plan["idle_counts"]:
@@ -351,44 +364,58 @@ class Run:
                           "bytes per session", flush=True)
                 except Exception as error:  # noqa: BLE001
                     self.fail(f"memory {name} {count} sessions", error)
+                    # How many it held when it failed: the table and the sessions target show it.
+                    memory["sessions"][f"{name}/{count}"] = {"sessions": count, "held": sessions.still_open(),
+                                                             "error": str(error).splitlines()[0]}
                 finally:
                     sessions.close()
                     if contender:
                         self.stop(contender)
-        # TLS sessions: relayguard and nginx with STARTTLS, the same certificate.
-        for name in ("relayguard", "nginx"):
+        # TLS sessions: relayguard (both builds) and nginx with STARTTLS, the same certificate. A server that
+        # negotiates TLS 1.3 is measured again with the client held to TLS 1.2, to compare like with like.
+        for name in (*RELAYGUARDS, "nginx"):
             if name not in names:
                 continue
-            count = plan["tls_sessions"]
-            self.say(f"memory: {name} with {count} idle TLS sessions")
-            sessions = loadgen.TlsIdleSessions()
-            contender = None
-            try:
-                contender = self.start(self.make(name, sink, folder="memory-tls", tls=certificate, starttls=True))
-                warm_up(contender, settle, tls=True)
-                before = rss_record(contender)
-                sessions.open("127.0.0.1", contender.port, count)
-                time.sleep(settle)
-                after = rss_record(contender)
-                memory["tls"][name] = {
-                    "sessions": count, "held": sessions.still_open(), "tls_version": sessions.version,
-                    "cipher": sessions.cipher, "before": before, "after": after,
-                    "bytes_per_session": (after["rss_kib"] - before["rss_kib"]) * 1024 / count,
-                }
-                print(f"  {sessions.version} {sessions.cipher}: "
-                      f"{memory['tls'][name]['bytes_per_session']:.0f} bytes per session", flush=True)
-            except Exception as error:  # noqa: BLE001
-                self.fail(f"memory {name} TLS sessions", error)
-            finally:
-                sessions.close()
-                if contender:
-                    self.stop(contender)
+            entry = self.tls_memory(name, sink, certificate, settle)
+            if entry:
+                memory["tls"][name] = entry
+            if entry and entry["tls_version"] == "TLSv1.3":
+                entry = self.tls_memory(name, sink, certificate, settle, max_tls12=True)
+                if entry:
+                    memory.setdefault("tls12", {})[name] = entry
         self.stop(sink)
+
+    def tls_memory(self, name, sink, certificate, settle, max_tls12=False):
+        """The RSS of `name` before and after the plan's idle TLS sessions, on a fresh process."""
+        count = self.plan["tls_sessions"]
+        self.say(f"memory: {name} with {count} idle TLS sessions" + (", TLS 1.2 only" if max_tls12 else ""))
+        sessions = loadgen.TlsIdleSessions()
+        contender = None
+        try:
+            contender = self.start(self.make(name, sink, folder="memory-tls", tls=certificate, starttls=True))
+            warm_up(contender, settle, tls=True, max_tls12=max_tls12)
+            before = rss_record(contender)
+            sessions.open("127.0.0.1", contender.port, count, max_tls12=max_tls12)
+            time.sleep(settle)
+            after = rss_record(contender)
+            entry = {"sessions": count, "held": sessions.still_open(), "tls_version": sessions.version,
+                     "cipher": sessions.cipher, "before": before, "after": after,
+                     "bytes_per_session": (after["rss_kib"] - before["rss_kib"]) * 1024 / count}
+            print(f"  {sessions.version} {sessions.cipher}: {entry['bytes_per_session']:.0f} bytes per session",
+                  flush=True)
+            return entry
+        except Exception as error:  # noqa: BLE001
+            self.fail(f"memory {name} TLS sessions" + (" (TLS 1.2)" if max_tls12 else ""), error)
+            return None
+        finally:
+            sessions.close()
+            if contender:
+                self.stop(contender)
 
     # -- 7: STARTTLS handshakes -------------------------------------------------------------------
 
     def handshakes(self, names, certificate):
-        names = [name for name in ("relayguard", "nginx") if name in names]
+        names = [name for name in (*RELAYGUARDS, "nginx") if name in names]
         plan = self.plan
         sink = cs.SmtpSink(self.work / "tls", max_sessions=100, name="smtp-sink-tls").start()
         self.running.append(sink)
@@ -428,12 +455,14 @@ class Run:
     def sizes(self):
         sizes = self.results.setdefault("sizes", {})
         builds = json.loads(Path(self.args.builds).read_text()) if self.args.builds else {}
-        for key in ("x86-64", "aarch64", "armhf", "aarch64-static"):
+        # The x86-64 builds are the contenders' binaries; the others come from bench/run's builds.
+        native = {"x86-64": self.binary, "musl-x86_64": self.binary_musl}
+        for key, _ in report.SIZE_BUILDS:
             entry = builds.get(key)
-            if key == "x86-64" and not entry:
-                entry = {"binary": str(self.binary)}
+            if not entry and native.get(key):
+                entry = {"binary": str(native[key])}
             if not entry:
-                sizes[key] = {"error": "not built in this run (smoke mode builds nothing)"}
+                sizes[key] = {"error": "not built in this run"}
                 continue
             if entry.get("error"):
                 sizes[key] = {"error": entry["error"]}
@@ -444,7 +473,7 @@ class Run:
                 continue
             sizes[key] = {"binary": str(binary.relative_to(REPO) if binary.is_relative_to(REPO) else binary),
                           "bytes": stripped_size(binary, entry.get("strip")), "file": file_type(binary),
-                          "runs": entry.get("runs", "")}
+                          "sections": elf_sections(binary), "runs": entry.get("runs", "")}
 
     # -- the whole run ----------------------------------------------------------------------------
 
@@ -517,12 +546,12 @@ def percentiles(values):
     return {"count": len(ordered), "p50_us": at(0.50), "p99_us": at(0.99), "mean_us": statistics.fmean(ordered)}
 
 
-def warm_up(contender, settle, tls=False):
+def warm_up(contender, settle, tls=False, max_tls12=False):
     """A few sessions opened and closed before the baseline, so that one-time allocations (the TLS
     library's first handshake, the allocator's first arena) do not count as per-session memory."""
     holder = loadgen.TlsIdleSessions() if tls else loadgen.IdleSessions()
     try:
-        holder.open("127.0.0.1", contender.port, 1)
+        holder.open("127.0.0.1", contender.port, 1, **({"max_tls12": max_tls12} if tls else {}))
     finally:
         holder.close()
     time.sleep(settle)
@@ -554,6 +583,34 @@ def stripped_size(binary, strip_tool):
         return binary.stat().st_size
     finally:
         copy.unlink(missing_ok=True)
+
+
+def elf_sections(binary):
+    """{name: bytes} of the sections an ELF file loads into memory (SHF_ALLOC), for any architecture
+    and byte order; {} when it is not ELF. Stripping changes none of them."""
+    try:
+        data = Path(binary).read_bytes()
+    except OSError:
+        return {}
+    if data[:4] != b"\x7fELF":
+        return {}
+    wide, order = data[4] == 2, "<" if data[5] == 1 else ">"
+    if wide:
+        shoff, = struct.unpack_from(order + "Q", data, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x3A)
+        entry = order + "IIQQQQIIQQ"
+    else:
+        shoff, = struct.unpack_from(order + "I", data, 0x20)
+        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x2E)
+        entry = order + "IIIIIIIIII"
+    headers = [struct.unpack_from(entry, data, shoff + index * shentsize) for index in range(shnum)]
+    names_offset = headers[shstrndx][4]
+    sections = {}
+    for name, _type, flags, _address, _offset, size, *_ in headers:
+        if flags & 0x2 and size:  # SHF_ALLOC
+            label = data[names_offset + name:data.index(b"\0", names_offset + name)].decode(errors="replace")
+            sections[label] = sections.get(label, 0) + size
+    return sections
 
 
 def file_type(binary):
@@ -601,11 +658,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a few seconds: tiny counts, one round, no docs")
     parser.add_argument("--binary", default="build/release/firmware/relayguard", help="the relayguard binary to measure")
+    parser.add_argument("--binary-musl", help="the static musl relayguard (contender relayguard-musl; skipped without)")
     parser.add_argument("--out", required=True, help="the results folder (build/bench/results)")
     parser.add_argument("--haraka-dir", default="build/bench/haraka", help="where npm installed Haraka")
     parser.add_argument("--builds", help="JSON file with the size builds (written by bench/run)")
     parser.add_argument("--docs", help="write docs/benchmarks.md and the plot here (full runs)")
-    parser.add_argument("--only", nargs="*", help="contenders to run (direct haproxy relayguard nginx haraka)")
+    parser.add_argument("--only", nargs="*",
+                        help="contenders to run (direct haproxy relayguard relayguard-musl nginx haraka)")
     parser.add_argument("--steps", nargs="*", help="throughput bulk latency memory handshakes sizes")
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument("--command-line", default="bench/run", help="the command as typed, for the report")
@@ -621,8 +680,8 @@ def main():
         (out / "latest.txt").write_text(table + "\n")
         print(table)
         if args.docs:
-            report.write_docs(results, table, out, Path(args.docs), HERE / "findings")
-            print(f"\nbench: rewrote {Path(args.docs) / 'benchmarks.md'} from {out / 'latest.json'}")
+            done = report.write_docs(results, out, Path(args.docs), HERE / "findings")
+            print(f"\nbench: {done} (from {out / 'latest.json'})")
         return 0
 
     run = Run(args)
@@ -645,13 +704,12 @@ def main():
     print()
     print(table)
     if args.docs and not args.smoke:
-        report.write_docs(results, table, out, Path(args.docs), HERE / "findings")
-        print(f"\nbench: wrote {Path(args.docs) / 'benchmarks.md'} and the plot")
+        print(f"\nbench: {report.write_docs(results, out, Path(args.docs), HERE / 'findings')}")
     elif args.smoke:
         # The report and the plot are part of the pipeline too; smoke mode writes them into its own folder.
         (out / "docs").mkdir(exist_ok=True)
         try:
-            report.write_docs(results, table, out, out / "docs", HERE / "findings")
+            report.write_docs(results, out, out / "docs", HERE / "findings")
         except Exception as error:  # noqa: BLE001
             run.fail("writing the report", error)
     print(f"\nbench: results in {out / 'latest.json'} and {out / 'latest.txt'}")

@@ -1,5 +1,6 @@
 """The processes of a benchmark run: Postfix's smtp-sink as the mail server, and the contenders in
-front of it (haproxy's blind TCP hop, relayguard, nginx's mail proxy, Haraka), each started in the
+front of it (haproxy's blind TCP hop, relayguard — the glibc release build and the static musl build —,
+nginx's mail proxy, Haraka), each started in the
 foreground on free loopback ports with its configuration, logs and pid file under the run's folder.
 
 Every contender has the same shape: start() waits until it answers with a 220 greeting, stop() ends it
@@ -344,8 +345,8 @@ class Relayguard(Contender):
 
     def start(self):
         config = self.write_config()
-        self.process = Process("relayguard", [self.binary, "run", "-c", config], self.workdir).start()
-        wait_for_greeting(self.host, self.port, self.process.popen, 10, "relayguard")
+        self.process = Process(self.name, [self.binary, "run", "-c", config], self.workdir).start()
+        wait_for_greeting(self.host, self.port, self.process.popen, 10, self.name)
         return self
 
     def describe(self):
@@ -358,6 +359,18 @@ class Relayguard(Contender):
             return completed.stdout.decode(errors="replace").strip().splitlines()[0]
         except (OSError, subprocess.TimeoutExpired, IndexError):
             return ""
+
+
+class RelayguardMusl(Relayguard):
+    """The same relayguard as the musl-x86_64 preset builds it for flashing: fully static, musl and
+    libc++ (zig), mbedTLS 3.6 with relayguard's trimmed configuration; configured as the glibc build."""
+
+    name = "relayguard-musl"
+    label = "relayguard (static musl)"
+
+    def describe(self):
+        return ("musl-x86_64 preset (-Os, fully static: musl, libc++, mbedTLS 3.6 with "
+                "toolchains/mbedtls/relayguard_mbedtls_config.h), one thread, log level warning")
 
 
 NGINX_MAIL_MODULES = ["/usr/lib/nginx/modules/ngx_mail_module.so", "/usr/share/nginx/modules/ngx_mail_module.so"]

@@ -6,10 +6,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ORDER = ["direct", "haproxy", "relayguard", "nginx", "haraka"]
-LABELS = {"direct": "direct", "haproxy": "haproxy (TCP hop)", "relayguard": "relayguard", "nginx": "nginx mail",
-          "haraka": "Haraka"}
+ORDER = ["direct", "haproxy", "relayguard", "relayguard-musl", "nginx", "haraka"]
+LABELS = {"direct": "direct", "haproxy": "haproxy (TCP hop)", "relayguard": "relayguard",
+          "relayguard-musl": "relayguard, static musl", "nginx": "nginx mail", "haraka": "Haraka"}
 KIB = 1024
+MIB = 1024 * 1024
+
+# The builds whose stripped size is measured, as bench.py's sizes step and bench/run's builds.json name
+# them. The musl-* ones are reported in the "Static musl builds" tables, with their sections.
+SIZE_BUILDS = [("x86-64", "x86-64"), ("aarch64", "aarch64"), ("armhf", "armhf"),
+               ("aarch64-static", "aarch64, fully static (glibc)"), ("musl-x86_64", "x86-64, static musl"),
+               ("musl-aarch64", "aarch64, static musl"), ("musl-armv7", "ARMv7 hard-float, static musl"),
+               ("musl-mipsel", "MIPS32 little-endian soft-float, static musl")]
+MUSL_HEADING = "## Static musl builds"
 
 
 def ratio(numerator, denominator):
@@ -38,6 +47,23 @@ def sessions_main(results):
     return (results.get("plan") or {}).get("sessions", 20)
 
 
+def both_modes(results, name, other):
+    """name's messages/s over other's at the main concurrency: [one per connection, many per connection]."""
+    sessions = sessions_main(results)
+    return [ratio((throughput_point(results, mode, sessions).get("median") or {}).get(name),
+                  (throughput_point(results, mode, sessions).get("median") or {}).get(other))
+            for mode in ("one", "many")]
+
+
+def scaled(value, divisor):
+    return None if value is None else value / divisor
+
+
+def shown(digits=0, suffix="", divisor=1):
+    """A formatter for one kind of figure: shown(2, " MiB", KIB)(4608) is "4.50 MiB"."""
+    return lambda value: fmt(scaled(value, divisor), digits, suffix)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Targets.
 
@@ -54,10 +80,7 @@ def targets(results):
                        f"sessions, {words}", "measured": fmt_ratio(value),
                        "met": None if value is None else value >= 0.95})
     for other in ("nginx", "haraka"):
-        values = []
-        for mode in ("one", "many"):
-            point = throughput_point(results, mode, sessions).get("median") or {}
-            values.append(ratio(point.get("relayguard"), point.get(other)))
+        values = both_modes(results, "relayguard", other)
         known = [value for value in values if value is not None]
         judged.append({"id": f"ahead-of-{other}", "what": f"relayguard ahead of {LABELS[other]} in messages/s "
                        f"({sessions} sessions, both modes)",
@@ -67,27 +90,55 @@ def targets(results):
     value = ratio(bulk.get("relayguard"), bulk.get("direct"))
     judged.append({"id": "bulk", "what": "bulk DATA (25 MB) ≥ 0.80× direct", "measured": fmt_ratio(value),
                    "met": None if value is None else value >= 0.80})
-    memory = results.get("memory") or {}
+    judged += memory_targets(results.get("memory") or {}, "relayguard", tls_kib=40, idle_mib=2)
+    return judged + musl_targets(results)
+
+
+def memory_targets(memory, name, tls_kib, idle_mib, prefix="", what=""):
+    """The memory targets of one relayguard build: per idle plaintext session, per idle TLS session, idle,
+    and 10,000 sessions held."""
+    judged = []
     per_session = [(key, entry["bytes_per_session"]) for key, entry in (memory.get("sessions") or {}).items()
-                   if key.startswith("relayguard/")]
-    judged.append({"id": "idle-plain", "what": "≤ 1 KiB RSS per idle plaintext session",
+                   if key.startswith(name + "/") and "bytes_per_session" in entry]
+    judged.append({"id": f"{prefix}idle-plain", "what": f"{what}≤ 1 KiB RSS per idle plaintext session",
                    "measured": ", ".join(f"{fmt(value)} B ({key.split('/')[1]} sessions)" for key, value in per_session)
                    or "—",
                    "met": None if not per_session else all(value <= KIB for _, value in per_session)})
-    tls = (memory.get("tls") or {}).get("relayguard")
-    value = tls["bytes_per_session"] if tls else None
-    judged.append({"id": "idle-tls", "what": "≤ 40 KiB RSS per idle TLS session",
-                   "measured": "—" if value is None else f"{value / KIB:.1f} KiB",
-                   "met": None if value is None else value <= 40 * KIB})
-    idle = (memory.get("idle") or {}).get("relayguard")
+    # As negotiated, and with TLS 1.2 only where that was measured apart (a server that negotiates TLS 1.3).
+    tls = [entry for entry in ((memory.get(key) or {}).get(name) for key in ("tls", "tls12")) if entry]
+    judged.append({"id": f"{prefix}idle-tls", "what": f"{what}≤ {tls_kib} KiB RSS per idle TLS session",
+                   "measured": ", ".join(f"{entry['bytes_per_session'] / KIB:.1f} KiB ({entry['tls_version']})"
+                                         for entry in tls) or "—",
+                   "met": None if not tls else all(entry["bytes_per_session"] <= tls_kib * KIB for entry in tls)})
+    idle = (memory.get("idle") or {}).get(name)
     value = idle["rss_kib"] if idle else None
-    judged.append({"id": "idle-rss", "what": "≤ 2 MiB RSS idle",
+    judged.append({"id": f"{prefix}idle-rss", "what": f"{what}≤ {idle_mib:g} MiB RSS idle",
                    "measured": "—" if value is None else f"{value / KIB:.2f} MiB (anonymous {idle['anon_kib']} KiB)",
-                   "met": None if value is None else value <= 2 * KIB})
-    big = (memory.get("sessions") or {}).get("relayguard/10000")
-    judged.append({"id": "sessions-10000", "what": "10,000 concurrent sessions held",
+                   "met": None if value is None else value <= idle_mib * KIB})
+    big = (memory.get("sessions") or {}).get(f"{name}/10000")
+    judged.append({"id": f"{prefix}sessions-10000", "what": f"{what}10,000 concurrent sessions held",
                    "measured": "—" if not big else f"{big['held']:,} of {big['sessions']:,}",
                    "met": None if not big else big["held"] == 10000})
+    return judged
+
+
+def musl_targets(results):
+    """The targets of the static musl builds (issue "Flashable"), judged on the same run; group "musl"."""
+    entry = (results.get("sizes") or {}).get("musl-aarch64") or {}
+    value = entry.get("bytes")
+    judged = [{"id": "musl-size", "what": "static aarch64 binary ≤ 1.0 MiB (stripped)",
+               "measured": "—" if value is None else f"{value:,} bytes, {value / MIB:.2f} MiB",
+               "met": None if value is None else value <= MIB}]
+    judged += memory_targets(results.get("memory") or {}, "relayguard-musl", tls_kib=20, idle_mib=1,
+                             prefix="musl-", what="static musl build: ")
+    values = both_modes(results, "relayguard-musl", "relayguard")
+    known = [value for value in values if value is not None]
+    judged.append({"id": "musl-throughput", "what": f"static musl build ≥ 0.95× the glibc build in messages/s "
+                   f"({sessions_main(results)} sessions, one / many messages per connection)",
+                   "measured": " / ".join(fmt_ratio(value) for value in values),
+                   "met": None if len(known) < 2 else all(value >= 0.95 for value in known)})
+    for target in judged:
+        target["group"] = "musl"
     return judged
 
 
@@ -96,6 +147,14 @@ def targets(results):
 
 
 def table(results):
+    """The whole report as bench/run prints it: tables 1 to 8 and every target."""
+    judged = results.get("targets") or targets(results)
+    return "\n".join(measurement_tables(results) + musl_tables(results)
+                     + targets_table(judged) + skips_and_failures(results))
+
+
+def measurement_tables(results):
+    """Tables 1 to 7 (Markdown lines)."""
     lines = []
     present = [name for name in ORDER if name in (results.get("contenders") or {})]
     sessions = sessions_main(results)
@@ -202,7 +261,9 @@ def table(results):
                      if entry else "—"]
             for count in counts:
                 item = sessions_memory.get(f"{name}/{count}")
-                if item:
+                if item and item.get("error"):
+                    cells += [f"failed: {item['error']}", "—"]
+                elif item:
                     held = "" if item["held"] == count else f", {item['held']:,} held"
                     cells += [f"{item['after']['rss_kib'] / KIB:.1f} MiB{held}", fmt(item["bytes_per_session"])]
                 else:
@@ -235,9 +296,10 @@ def table(results):
         lines.append("")
         lines.append("| build | bytes | KiB | what `file` says |")
         lines.append("|---|---:|---:|---|")
-        for key, label in (("x86-64", "x86-64"), ("aarch64", "aarch64"), ("armhf", "armhf"),
-                           ("aarch64-static", "aarch64, fully static")):
+        for key, label in SIZE_BUILDS:
             entry = sizes.get(key) or {}
+            if key.startswith("musl-"):
+                continue  # table 8
             if entry.get("error"):
                 lines.append(f"| {label} | — | — | not built: {entry['error']} |")
             elif entry:
@@ -258,7 +320,7 @@ def table(results):
         lines.append("")
         lines.append("| contender | handshakes/s | × nginx | server CPU ms/handshake | protocol, cipher suite, ECDHE group |")
         lines.append("|---|---:|---:|---:|---|")
-        for name in ("relayguard", "nginx"):
+        for name in ORDER:
             if name in medians:
                 info = details.get(name) or {}
                 lines.append(f"| {LABELS[name]} | {fmt(medians[name])} | "
@@ -266,15 +328,19 @@ def table(results):
                              f"{info.get('tls_version', '')} {info.get('cipher', '')}, {info.get('group', '?')} |")
         lines.append("")
 
-    # Targets.
-    judged = results.get("targets") or targets(results)
-    lines.append("### Targets")
-    lines.append("")
-    lines.append("| target | measured | |")
-    lines.append("|---|---|---|")
+    return lines
+
+
+def targets_table(judged, title="### Targets"):
+    lines = [title, "", "| target | measured | |", "|---|---|---|"]
     for target in judged:
         verdict = {True: "met", False: "**missed**", None: "not measured"}[target["met"]]
         lines.append(f"| {target['what']} | {target['measured']} | {verdict} |")
+    return lines
+
+
+def skips_and_failures(results):
+    lines = []
     if results.get("skipped"):
         lines.append("")
         for what, reason in results["skipped"].items():
@@ -283,7 +349,120 @@ def table(results):
         lines.append("")
         for error in results["errors"]:
             lines.append(f"FAILED {error.splitlines()[0]}")
-    return "\n".join(lines)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------
+# Table 8: the static musl builds.
+
+# How the loaded sections of an ELF binary are grouped in table 8b (the rest counts as "other").
+SECTION_GROUPS = [
+    ("code", (".text", ".init", ".fini", ".plt", ".iplt")),
+    ("read-only data", (".rodata", ".data.rel.ro")),
+    ("unwind and exception tables", (".eh_frame", ".eh_frame_hdr", ".gcc_except_table", ".ARM.exidx", ".ARM.extab")),
+    ("writable data (.bss not in the file)", (".data", ".bss", ".tdata", ".tbss", ".got", ".sdata", ".sbss",
+                                              ".init_array", ".fini_array")),
+]
+
+
+def section_groups(sections):
+    grouped = {label: 0 for label, _ in SECTION_GROUPS}
+    grouped["other"] = 0
+    for name, size in sections.items():
+        label = next((label for label, prefixes in SECTION_GROUPS
+                      if any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes)), "other")
+        grouped[label] += size
+    return grouped
+
+
+def musl_measured(results):
+    """Whether this run measured a static musl build at all (the contender, or a musl-* binary's size)."""
+    memory = results.get("memory") or {}
+    found = "relayguard-musl" in (results.get("contenders") or {})
+    found |= "relayguard-musl" in (memory.get("idle") or {}) or "relayguard-musl" in (memory.get("tls") or {})
+    found |= "relayguard-musl" in ((results.get("handshakes") or {}).get("median") or {})
+    sizes = results.get("sizes") or {}
+    return found or any((sizes.get(key) or {}).get("bytes") for key, _ in SIZE_BUILDS if key.startswith("musl-"))
+
+
+def musl_tables(results):
+    """Table 8: the static musl build beside the glibc build and the reference (nginx for memory and TLS,
+    haproxy for throughput), every figure from this run; table 8b: the stripped sizes of the musl builds."""
+    if not musl_measured(results):
+        return []
+    memory = results.get("memory") or {}
+    plan = results.get("plan") or {}
+    lines = ["### 8. The static musl build (musl-x86_64 preset) beside the glibc release build, same run", "",
+             "| measurement | relayguard, glibc | relayguard, static musl | musl ÷ glibc | reference "
+             "| musl ÷ reference |", "|---|---:|---:|---:|---:|---:|"]
+
+    def row(what, values, reference, show, notes=None):
+        """One measurement: the glibc build, the musl build, their ratio, the reference and the ratio to it."""
+        names = ("relayguard", "relayguard-musl", reference)
+        glibc, musl, other = (values.get(name) for name in names)
+        cells = [show(values.get(name)) + (f" ({notes[name]})" if (notes or {}).get(name) and name in values else "")
+                 for name in names]
+        lines.append(f"| {what} | {cells[0]} | {cells[1]} | {fmt_ratio(ratio(musl, glibc))} | "
+                     f"{LABELS[reference]}: {cells[2]} | {fmt_ratio(ratio(musl, other))} |")
+
+    idle = memory.get("idle") or {}
+    row("RSS idle", {name: entry["rss_kib"] for name, entry in idle.items()}, "nginx",
+        shown(2, " MiB", KIB))
+    row("anonymous RSS idle", {name: entry.get("anon_kib") for name, entry in idle.items()}, "nginx",
+        shown(0, " KiB"))
+    for count in plan.get("idle_counts") or []:
+        entries = {key.split("/")[0]: entry for key, entry in (memory.get("sessions") or {}).items()
+                   if key.endswith(f"/{count}")}
+        row(f"bytes per idle plaintext session ({count:,} sessions)",
+            {name: entry["bytes_per_session"] for name, entry in entries.items() if "bytes_per_session" in entry},
+            "nginx", shown(0, " B"))
+        if any(entry["held"] != count for entry in entries.values()):
+            row(f"of {count:,} idle plaintext sessions, held", {name: entry["held"] for name, entry in entries.items()},
+                "nginx", shown())
+    tls = memory.get("tls") or {}
+    row(f"per idle TLS session, as negotiated ({plan.get('tls_sessions')} sessions)",
+        {name: entry["bytes_per_session"] for name, entry in tls.items()}, "nginx", shown(1, " KiB", KIB),
+        {name: entry.get("tls_version") for name, entry in tls.items()})
+    if memory.get("tls12"):
+        # TLS 1.2 on both sides: the servers that negotiated it anyway, the others measured again held to it.
+        tls12 = {name: entry for name, entry in tls.items() if entry.get("tls_version") == "TLSv1.2"}
+        tls12.update(memory["tls12"])
+        row("per idle TLS session, TLS 1.2 only", {name: entry["bytes_per_session"] for name, entry in tls12.items()},
+            "nginx", shown(1, " KiB", KIB))
+    handshakes = results.get("handshakes") or {}
+    row("STARTTLS handshakes/s (TLS 1.2, ECDHE X25519, ECDSA P-256)", handshakes.get("median") or {}, "nginx", shown())
+    row("server CPU ms per handshake", handshakes.get("server_cpu_ms") or {}, "nginx", shown(2))
+    sessions = sessions_main(results)
+    for mode, words in (("one", "1 per connection"), ("many", "many per connection (-d)")):
+        point = throughput_point(results, mode, sessions)
+        row(f"msg/s, {sessions} sessions, {words}", point.get("median") or {}, "haproxy", shown())
+        row(f"CPU µs/msg, {words}", point.get("median_cpu_us_per_message") or {}, "haproxy", shown())
+    lines += ["", "Memory and TLS: the reference is nginx's worker; throughput: haproxy's TCP hop. Each ratio is "
+              "between medians of this run. The glibc build links Debian's shared mbedTLS 2.28; the static musl "
+              "build mbedTLS 3.6 with toolchains/mbedtls/relayguard_mbedtls_config.h.", ""]
+
+    sizes = results.get("sizes") or {}
+    lines += ["### 8b. Stripped size of the static musl builds, by section (KiB)", "",
+              "| build | bytes | MiB | " + " | ".join(label for label, _ in SECTION_GROUPS)
+              + " | other | what `file` says |",
+              "|---|---:|---:|" + "---:|" * (len(SECTION_GROUPS) + 1) + "---|"]
+    for key, label in SIZE_BUILDS:
+        entry = sizes.get(key) or {}
+        if not (key.startswith("musl-") or key == "aarch64-static" and entry.get("bytes")) or not entry:
+            continue  # the static glibc build only as a comparison, when it was measured
+        if entry.get("error"):
+            lines.append(f"| {label} | — | — |" + " — |" * (len(SECTION_GROUPS) + 1)
+                         + f" not measured: {entry['error']} |")
+            continue
+        grouped = section_groups(entry.get("sections") or {})
+        described = shorten_file(entry.get("file", ""))
+        if entry.get("runs"):
+            described += f"; {entry['runs']}"
+        lines.append(f"| {label} | {entry['bytes']:,} | {entry['bytes'] / MIB:.2f} | "
+                     + " | ".join(fmt(scaled(size, KIB)) for size in grouped.values()) + f" | {described} |")
+    lines += ["", "The sections are the ones the binary loads (`SHF_ALLOC`), read from its ELF header; 1 MiB is "
+              "1,048,576 bytes.", ""]
+    return lines
 
 
 def shorten_file(text):
@@ -313,7 +492,8 @@ def plot(results, out, png):
                 values = [medians.get(name) for name in present]
                 handle.write(f"{s} " + " ".join("NaN" if v is None else f"{v:.1f}" for v in values) + "\n")
             handle.write("\n\n")
-    colours = {"direct": "#555555", "haproxy": "#1f77b4", "relayguard": "#d62728", "nginx": "#2ca02c",
+    colours = {"direct": "#555555", "haproxy": "#1f77b4", "relayguard": "#d62728",
+               "relayguard-musl": "#ff7f0e", "nginx": "#2ca02c",
                "haraka": "#9467bd"}
     script = Path(out) / "throughput-sweep.gp"
     panels = []
@@ -350,15 +530,25 @@ unset multiplot
 # docs/benchmarks.md
 
 
-def write_docs(results, table_text, out, docs, findings_dir):
+def write_docs(results, out, docs, findings_dir):
+    """Writes docs/benchmarks.md and the plot from a full run. A partial run (--steps, --only) leaves the
+    last full run's document as it is, except for its "Static musl builds" section, which it rewrites when
+    it measured a static musl build. Returns what it did, for the log."""
     docs = Path(docs)
+    path = docs / "benchmarks.md"
+    section = musl_section(results, findings_dir)
+    if results.get("partial"):
+        if not section:
+            return f"left {path} as it was (a partial run that did not measure a static musl build)"
+        path.write_text(splice(path.read_text() if path.exists() else "", MUSL_HEADING, "\n".join(section)))
+        return f"rewrote the \"{MUSL_HEADING[3:]}\" section of {path}; the rest is the last full run's"
     png_name = "benchmarks-throughput.png"
     have_plot = plot(results, out, Path(out) / png_name)
     if have_plot:
         shutil.copy(Path(out) / png_name, docs / png_name)
     machine = results.get("machine") or {}
     contenders = results.get("contenders") or {}
-    judged = results.get("targets") or targets(results)
+    judged = [target for target in results.get("targets") or targets(results) if target.get("group") != "musl"]
     missed = [target for target in judged if target["met"] is False]
     minutes = (results.get("seconds") or 0) / 60
     lines = [
@@ -401,8 +591,12 @@ def write_docs(results, table_text, out, docs, findings_dir):
         "",
         "## Results",
         "",
-        table_text,
+        *measurement_tables(results),
+        *targets_table(judged),
+        *skips_and_failures(results),
         "",
+        *(section or [MUSL_HEADING, "", "Not measured in this run: " + (results.get("skipped") or {}).get(
+            "relayguard-musl", "no static musl build was measured."), ""]),
         "## Throughput against concurrency",
         "",
     ]
@@ -414,16 +608,60 @@ def write_docs(results, table_text, out, docs, findings_dir):
     if not missed:
         lines.append("None: every target was met in this run.")
     for target in missed:
-        lines.append(f"### {target['what']}: {target['measured']}")
-        lines.append("")
-        finding = Path(findings_dir) / f"{target['id']}.md"
-        if finding.exists():
-            lines.append(finding.read_text().strip())
-        else:
-            lines.append(f"No analysis recorded yet (`bench/findings/{target['id']}.md`); `bench/profile` gathers "
-                         "the evidence.")
-        lines.append("")
+        lines += finding_lines(target, findings_dir)
     notes = Path(findings_dir) / "notes.md"
     if notes.exists():
         lines += ["## Notes on the contenders", "", notes.read_text().strip(), ""]
-    (docs / "benchmarks.md").write_text("\n".join(lines).rstrip() + "\n")
+    path.write_text("\n".join(lines).rstrip() + "\n")
+    return f"wrote {path} and the plot"
+
+
+def finding_lines(target, findings_dir, level="###"):
+    """A missed target's heading and its analysis from bench/findings/<id>.md."""
+    lines = [f"{level} {target['what']}: {target['measured']}", ""]
+    finding = Path(findings_dir) / f"{target['id']}.md"
+    if finding.exists():
+        lines.append(finding.read_text().strip())
+    else:
+        lines.append(f"No analysis recorded yet (`bench/findings/{target['id']}.md`); `bench/profile` gathers "
+                     "the evidence.")
+    return lines + [""]
+
+
+def musl_section(results, findings_dir):
+    """The "Static musl builds" section of docs/benchmarks.md, with the run it comes from; [] when the
+    run measured no static musl build."""
+    tables = musl_tables(results)
+    if not tables:
+        return []
+    judged = [target for target in results.get("targets") or targets(results) if target.get("group") == "musl"]
+    lines = [MUSL_HEADING, "",
+             "The fully static builds that are flashed (the `musl-*` presets: zig's musl and libc++, mbedTLS 3.6 "
+             "with relayguard's trimmed configuration), measured beside the glibc release build, nginx and "
+             f"haproxy in the run of {results.get('started', '')}"
+             + (" (a partial run: the rest of this document comes from the last full run)"
+                if results.get("partial") else "") + ":",
+             "", "```sh", results.get("command", "bench/run"), "```", "",
+             *tables,
+             *targets_table(judged, title="### Targets of the static builds"), ""]
+    for target in judged:
+        if target["met"] is False:
+            lines += finding_lines(target, findings_dir, level="####")
+    notes = Path(findings_dir) / "musl.md"
+    if notes.exists():
+        lines += ["### Notes on the static builds", "", notes.read_text().strip(), ""]
+    return lines
+
+
+def splice(document, heading, section):
+    """document with the section under `heading` (up to the next "## " heading) replaced by `section`;
+    inserted before the throughput plot, or at the end, when the document has no such section yet."""
+    lines = document.splitlines()
+    section_lines = section.rstrip().splitlines() + [""]
+    if heading in lines:
+        begin = lines.index(heading)
+        end = next((index for index in range(begin + 1, len(lines)) if lines[index].startswith("## ")), len(lines))
+    else:
+        begin = end = lines.index("## Throughput against concurrency") \
+            if "## Throughput against concurrency" in lines else len(lines)
+    return "\n".join(lines[:begin] + section_lines + lines[end:]).rstrip() + "\n"
