@@ -6,6 +6,8 @@ set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
 
 option(RELAYGUARD_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(RELAYGUARD_SIZE_OPTIMISE "Optimise for size: -Os, section garbage collection, stripped binaries" OFF)
+option(RELAYGUARD_LTO_EXECUTABLE
+       "Compile the relayguard executable from the libraries' sources with link-time optimisation (static musl presets)" OFF)
 
 if(RELAYGUARD_SANITIZE)
     add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)

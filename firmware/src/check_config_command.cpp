@@ -3,11 +3,9 @@
 
 #include <relayguard/policy/config_loader.hpp>
 
-#include <ostream>
-
 namespace relayguard::firmware {
 
-int check_config_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int check_config_command(const std::vector<std::string>& args, TextOutput& out, TextOutput& err) {
     std::string path;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {

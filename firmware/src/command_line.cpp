@@ -7,11 +7,11 @@
 
 #include <tinyxml2.h>
 
-#include <iostream>
+#include <unistd.h>
 
 namespace relayguard::firmware {
 
-void print_usage(std::ostream& out) {
+void print_usage(TextOutput& out) {
     out << "usage: relayguard <command> [options]\n"
            "\n"
            "SMTP relay guard: sits in front of a mail server and lets only policy-approved mail through.\n"
@@ -37,47 +37,49 @@ void print_usage(std::ostream& out) {
            "exit status: 0 success, 1 failure (e.g. a bad configuration), 2 usage error\n";
 }
 
-int version_command(std::ostream& out) {
+int version_command(TextOutput& out) {
     out << "relayguard " << RELAYGUARD_VERSION << " (" << proxy::library_versions() << ", tinyxml2 "
         << TIXML2_MAJOR_VERSION << "." << TIXML2_MINOR_VERSION << "." << TIXML2_PATCH_VERSION << ")\n";
     return exit_ok;
 }
 
 int run_command_line(int argc, char** argv) {
+    FileOutput out(STDOUT_FILENO);
+    FileOutput err(STDERR_FILENO);
     if (argc < 2) {
-        print_usage(std::cerr);
+        print_usage(err);
         return exit_usage;
     }
     const std::string command = argv[1];
     const std::vector<std::string> args(argv + 2, argv + argc);
     if (command == "run") {
-        return run_command(args, std::cerr);
+        return run_command(args, err);
     }
     if (command == "probe") {
         if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-            print_probe_usage(std::cout);
+            print_probe_usage(out);
             return exit_ok;
         }
-        return probe_command(args, std::cout, std::cerr);
+        return probe_command(args, out, err);
     }
     if (command == "reload") {
-        return reload_command(args, std::cout, std::cerr);
+        return reload_command(args, out, err);
     }
     if (command == "check-config") {
-        return check_config_command(args, std::cout, std::cerr);
+        return check_config_command(args, out, err);
     }
     if (command == "passwd") {
-        return passwd_command(args, std::cout, std::cerr);
+        return passwd_command(args, out, err);
     }
     if (command == "version" || command == "--version" || command == "-V") {
-        return version_command(std::cout);
+        return version_command(out);
     }
     if (command == "help" || command == "--help" || command == "-h") {
-        print_usage(std::cout);
+        print_usage(out);
         return exit_ok;
     }
-    std::cerr << "relayguard: unknown command \"" << command << "\"\n\n";
-    print_usage(std::cerr);
+    err << "relayguard: unknown command \"" << command << "\"\n\n";
+    print_usage(err);
     return exit_usage;
 }
 

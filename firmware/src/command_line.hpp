@@ -1,6 +1,7 @@
 #pragma once
 // The relayguard command line: `relayguard <command> [options]`.
-#include <iosfwd>
+#include "text_output.hpp"
+
 #include <string>
 #include <vector>
 
@@ -14,12 +15,12 @@ inline constexpr int exit_usage = 2;
 int run_command_line(int argc, char** argv);
 
 // Each command takes the arguments after its name and returns the process exit code.
-int check_config_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-int passwd_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-int run_command(const std::vector<std::string>& args, std::ostream& err);
-int probe_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-int reload_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-int version_command(std::ostream& out);
-void print_usage(std::ostream& out);
+int check_config_command(const std::vector<std::string>& args, TextOutput& out, TextOutput& err);
+int passwd_command(const std::vector<std::string>& args, TextOutput& out, TextOutput& err);
+int run_command(const std::vector<std::string>& args, TextOutput& err);
+int probe_command(const std::vector<std::string>& args, TextOutput& out, TextOutput& err);
+int reload_command(const std::vector<std::string>& args, TextOutput& out, TextOutput& err);
+int version_command(TextOutput& out);
+void print_usage(TextOutput& out);
 
 } // namespace relayguard::firmware

@@ -21,7 +21,6 @@
 
 #include <csignal>
 #include <ctime>
-#include <ostream>
 #include <unistd.h>
 
 namespace relayguard::firmware {
@@ -67,7 +66,7 @@ std::string join(const std::vector<std::string>& items) {
 
 class Daemon::Impl {
 public:
-    Impl(DaemonOptions options, std::ostream& err)
+    Impl(DaemonOptions options, TextOutput& err)
         : options_(std::move(options)), err_(err), stop_signals_(io_, SIGTERM, SIGINT),
           reload_signals_(io_, SIGHUP) {}
 
@@ -90,7 +89,7 @@ private:
     std::vector<std::string> apply_listener_plan(const char* why);
 
     DaemonOptions options_;
-    std::ostream& err_;
+    TextOutput& err_;
     // Declared before the io_context: handlers it destroys at the end may still end sessions, which log.
     std::unique_ptr<proxy::EventLog> log_;
     asio::io_context io_{1};
@@ -410,7 +409,7 @@ void Daemon::Impl::stop(int signal_number) {
     });
 }
 
-Daemon::Daemon(DaemonOptions options, std::ostream& err)
+Daemon::Daemon(DaemonOptions options, TextOutput& err)
     : impl_(std::make_unique<Impl>(std::move(options), err)) {
 }
 

@@ -8,7 +8,8 @@
 // one they started with), listeners are added and removed, and no accepted connection is dropped.
 // SIGTERM/SIGINT stop accepting, let sessions finish within <limits shutdown-timeout>, disarm the
 // watchdog with its magic close and exit 0.
-#include <iosfwd>
+#include "text_output.hpp"
+
 #include <memory>
 #include <string>
 
@@ -21,7 +22,7 @@ struct DaemonOptions {
 
 class Daemon {
 public:
-    Daemon(DaemonOptions options, std::ostream& err);
+    Daemon(DaemonOptions options, TextOutput& err);
     ~Daemon();
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <iostream>
 #include <sys/random.h>
 #include <termios.h>
 #include <unistd.h>
@@ -19,17 +18,31 @@ namespace passwd_detail {
 // character, or when the line is longer than the longest password a hash may be made for.
 bool read_password_line(std::string& password) {
     password.clear();
-    int c = 0;
-    while ((c = std::cin.get()) != EOF && c != '\n') {
+    // One byte per read: nothing after the line end is consumed, so the confirmation line that follows on
+    // a pipe is still there for the second call.
+    char c = 0;
+    bool line_ended = false;
+    for (;;) {
+        const ssize_t n = ::read(STDIN_FILENO, &c, 1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        if (c == '\n') {
+            line_ended = true;
+            break;
+        }
         if (password.size() >= policy::max_password_length) {
             return false;
         }
-        password.push_back(static_cast<char>(c));
+        password.push_back(c);
     }
     if (!password.empty() && password.back() == '\r') {
         password.pop_back();
     }
-    return c == '\n' || !password.empty();
+    return line_ended || !password.empty();
 }
 
 // Turns terminal echo off for its lifetime, so a typed password is not shown.
@@ -55,8 +68,9 @@ private:
     bool active_;
 };
 
-bool prompt_password(const char* prompt, std::string& password, std::ostream& err) {
-    err << prompt << std::flush;
+bool prompt_password(const char* prompt, std::string& password, TextOutput& err) {
+    err << prompt;
+    err.flush();
     EchoOff echo_off;
     const bool ok = read_password_line(password);
     err << "\n";
@@ -81,7 +95,7 @@ bool random_salt(std::vector<std::uint8_t>& salt) {
 
 } // namespace passwd_detail
 
-int passwd_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int passwd_command(const std::vector<std::string>& args, TextOutput& out, TextOutput& err) {
     std::uint32_t iterations = policy::default_pbkdf2_iterations;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--iterations" && i + 1 < args.size()) {

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,26 +93,39 @@ std::optional<pid_t> read_pid_file(const std::string& path, std::string& error) 
 }
 
 bool is_relayguard_process(pid_t pid) {
-    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-    if (!cmdline) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/cmdline";
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         return false;
     }
     // The arguments are NUL-separated. The program is argv[0], or a later argument when an emulator
     // (qemu-user) or a wrapper runs it.
     std::string argument;
     std::size_t total = 0;
-    char c = 0;
-    while (total < pid_file_detail::max_command_line_size && cmdline.get(c)) {
-        ++total;
-        if (c != '\0') {
-            argument += c;
+    std::array<char, 512> chunk{};
+    while (total < pid_file_detail::max_command_line_size) {
+        const ssize_t n = ::read(fd, chunk.data(), chunk.size());
+        if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (pid_file_detail::names_relayguard(argument)) {
-            return true;
+        if (n <= 0) {
+            break;
         }
-        argument.clear();
+        total += static_cast<std::size_t>(n);
+        for (ssize_t i = 0; i < n; ++i) {
+            const char c = chunk[static_cast<std::size_t>(i)];
+            if (c != '\0') {
+                argument += c;
+                continue;
+            }
+            if (pid_file_detail::names_relayguard(argument)) {
+                ::close(fd);
+                return true;
+            }
+            argument.clear();
+        }
     }
+    ::close(fd);
     return pid_file_detail::names_relayguard(argument);
 }
 

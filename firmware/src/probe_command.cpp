@@ -13,7 +13,6 @@
 #include <relayguard/proxy/tls_context.hpp>
 
 #include <csignal>
-#include <iostream>
 #include <thread>
 
 namespace relayguard::firmware {
@@ -505,7 +504,7 @@ int Prober::run() {
 
 } // namespace probe_command_detail
 
-int probe_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int probe_command(const std::vector<std::string>& args, TextOutput& out, TextOutput& err) {
     const std::optional<ProbeOptions> options = parse_probe_options(args, err);
     if (!options) {
         return exit_usage;

@@ -1,8 +1,10 @@
 #include "probe_options.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace relayguard::firmware {
 namespace probe_options_detail {
@@ -74,13 +76,28 @@ bool parse_target(const std::string& text, ProbeOptions& options) {
     return true;
 }
 
-bool read_password(const std::string& path, std::string& password, std::ostream& err) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) {
+bool read_password(const std::string& path, std::string& password, TextOutput& err) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         err << "relayguard probe: cannot read the password file " << path << "\n";
         return false;
     }
-    std::getline(file, password);
+    // The first line only, and no further than the longest usable password and its line end.
+    char text[max_password_length + 2];
+    std::size_t used = 0;
+    while (used < sizeof text) {
+        const ssize_t n = ::read(fd, text + used, sizeof text - used);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        used += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    const std::string_view contents(text, used);
+    password.assign(contents.substr(0, contents.find('\n')));
     if (!password.empty() && password.back() == '\r') {
         password.pop_back();
     }
@@ -94,7 +111,7 @@ bool read_password(const std::string& path, std::string& password, std::ostream&
 
 } // namespace probe_options_detail
 
-void print_probe_usage(std::ostream& out) {
+void print_probe_usage(TextOutput& out) {
     out << "usage: relayguard probe HOST[:PORT] [options]\n"
            "\n"
            "Tries to relay through an SMTP server the ways nmap, Nessus and the known routing tricks do, "
@@ -126,7 +143,7 @@ void print_probe_usage(std::ostream& out) {
            "protocol)\n";
 }
 
-std::optional<ProbeOptions> parse_probe_options(const std::vector<std::string>& args, std::ostream& err) {
+std::optional<ProbeOptions> parse_probe_options(const std::vector<std::string>& args, TextOutput& err) {
     namespace local = probe_options_detail;
     ProbeOptions options;
     bool have_target = false;

@@ -1,9 +1,10 @@
 #pragma once
 // The command line of `relayguard probe`.
+#include "text_output.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <ostream>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,7 @@ struct ProbeOptions {
 };
 
 // Parses `args`; on a usage error returns nothing and writes why to `err`.
-std::optional<ProbeOptions> parse_probe_options(const std::vector<std::string>& args, std::ostream& err);
-void print_probe_usage(std::ostream& out);
+std::optional<ProbeOptions> parse_probe_options(const std::vector<std::string>& args, TextOutput& err);
+void print_probe_usage(TextOutput& out);
 
 } // namespace relayguard::firmware

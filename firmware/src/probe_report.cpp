@@ -25,7 +25,7 @@ std::string cut(const std::string& text, std::size_t width) {
     return text.size() <= width ? text : text.substr(0, width - 3) + "...";
 }
 
-void row(std::ostream& out, const std::string& check, const std::string& tried, const std::string& verdict,
+void row(TextOutput& out, const std::string& check, const std::string& tried, const std::string& verdict,
          const std::string& reply) {
     char line[256];
     std::snprintf(line, sizeof line, "%-26s %-6s %-30s %s", cut(check, 26).c_str(), tried.c_str(),
@@ -80,7 +80,7 @@ std::string json_string(const std::string& text) {
     return quoted + "\"";
 }
 
-void print_table(const ProbeReport& report, std::ostream& out) {
+void print_table(const ProbeReport& report, TextOutput& out) {
     namespace local = probe_report_detail;
     out << "relayguard probe of " << report.target;
     if (!report.source.empty()) {
@@ -124,7 +124,7 @@ void print_table(const ProbeReport& report, std::ostream& out) {
     }
 }
 
-void print_json(const ProbeReport& report, std::ostream& out) {
+void print_json(const ProbeReport& report, TextOutput& out) {
     const auto field = [](const char* name, const std::string& value, bool last = false) {
         return std::string("\"") + name + "\": " + json_string(value) + (last ? "" : ", ");
     };

@@ -1,6 +1,7 @@
 #pragma once
 // What `relayguard probe` found, and the two ways it says so: a table for people and JSON for scripts.
-#include <ostream>
+#include "text_output.hpp"
+
 #include <string>
 #include <vector>
 
@@ -43,8 +44,8 @@ struct ProbeReport {
     std::string failure; // why the probe failed (exit 2)
 };
 
-void print_table(const ProbeReport& report, std::ostream& out);
-void print_json(const ProbeReport& report, std::ostream& out);
+void print_table(const ProbeReport& report, TextOutput& out);
+void print_json(const ProbeReport& report, TextOutput& out);
 
 // JSON string escaping (RFC 8259 §7): quotes, backslashes and control characters; other octets as
 // they are (server text is not always UTF-8, so bytes above 127 that are not valid UTF-8 become U+FFFD).

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <ostream>
 
 namespace relayguard::firmware {
 namespace reload_detail {
@@ -27,7 +26,7 @@ std::optional<pid_t> parse_pid(const std::string& text) {
 
 } // namespace reload_detail
 
-int reload_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int reload_command(const std::vector<std::string>& args, TextOutput& out, TextOutput& err) {
     std::string config_path;
     std::string pid_path;
     std::optional<pid_t> pid;

@@ -3,11 +3,9 @@
 #include "command_line.hpp"
 #include "daemon.hpp"
 
-#include <ostream>
-
 namespace relayguard::firmware {
 
-int run_command(const std::vector<std::string>& args, std::ostream& err) {
+int run_command(const std::vector<std::string>& args, TextOutput& err) {
     DaemonOptions options;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {

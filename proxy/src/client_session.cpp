@@ -103,9 +103,8 @@ ClientSession::ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::s
                              policy::ListenTls listen_tls)
     : host_holder_(std::move(host)), host_(*host_holder_), config_(std::move(config)),
       socket_(std::move(socket)), client_(client), in_(host_.pool()), out_(host_.pool()),
-
-      listen_tls_(listen_tls), tls_context_(host_.tls_context()),
-      upstream_tls_(host_.upstream_tls_context()) {
+      tls_context_(host_.tls_context()), upstream_tls_(host_.upstream_tls_context()),
+      listen_tls_(listen_tls) {
 }
 
 ClientSession::~ClientSession() {

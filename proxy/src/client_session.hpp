@@ -49,7 +49,8 @@ public:
     std::chrono::steady_clock::time_point deadline() const { return deadline_; }
     void deadline_passed();
     // Whether the server counted this session against its connection limits (refused ones are not).
-    bool counted = false;
+    bool counted() const { return counted_; }
+    void mark_counted() { counted_ = true; }
 
 private:
     enum class Phase : std::uint8_t { greeting, handshake, command, auth, data, closed };
@@ -152,7 +153,6 @@ private:
     ByteBuffer out_;
     std::unique_ptr<UpstreamLink> upstream_; // from the first MAIL on
 
-    policy::ListenTls listen_tls_;
     std::shared_ptr<const TlsServerContext> tls_context_;
     // Taken with config_ when the session starts, so that a reload never mixes two configurations.
     std::shared_ptr<const TlsClientContext> upstream_tls_;
@@ -164,33 +164,37 @@ private:
         ByteBuffer raw_out;
     };
     std::unique_ptr<TlsBuffers> tls_buffers_;
+
+    std::unique_ptr<AuthExchange> auth_exchange_; // during AUTH only
+    std::string authenticated_user_;
+
+    // Session facts.
+    std::string helo_;
+
+    // The transaction: allocated at MAIL, freed when it ends.
+    std::unique_ptr<Transaction> transaction_;
+
+    // The one-byte and four-byte fields together at the end, where they pack without padding: an idle
+    // session's allocation stays within musl's 400-byte size class (bench: bytes per idle session).
+    unsigned errors_ = 0;
+    unsigned commands_ = 0;
+    policy::ListenTls listen_tls_;
+    policy::AuthMechanism auth_mechanism_ = policy::AuthMechanism::plain;
+    Phase phase_ = Phase::greeting;
+    Pending pending_ = Pending::none;
+    bool counted_ = false;
     bool starttls_pending_ = false; // the 220 for STARTTLS is being written; the handshake follows
     bool tls_wants_read_ = false;   // the TLS session needs ciphertext from the socket to go on
     bool tls_input_ended_ = false;  // the client's close_notify came: what it sent before is processed
-
-    std::unique_ptr<AuthExchange> auth_exchange_; // during AUTH only
-    policy::AuthMechanism auth_mechanism_ = policy::AuthMechanism::plain;
-    std::string authenticated_user_;
-
-    Phase phase_ = Phase::greeting;
-    Pending pending_ = Pending::none;
     bool reading_ = false;
     bool writing_ = false;
     bool close_after_flush_ = false;
     bool draining_ = false;
     bool skipping_long_line_ = false;
-    unsigned errors_ = 0;
-    unsigned commands_ = 0;
-
-    // Session facts.
-    std::string helo_;
     bool esmtp_ = false;
     bool offered_smtputf8_ = false;
     bool upstream_reused_ = false;
-
-    // The transaction: allocated at MAIL, freed when it ends.
     bool in_transaction_ = false;
-    std::unique_ptr<Transaction> transaction_;
 };
 
 } // namespace relayguard::proxy

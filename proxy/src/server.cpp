@@ -261,7 +261,7 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
 void Server::Impl::recount_sessions_per_client() {
     sessions_per_client_.clear();
     for (const ClientSession* session : sessions_) {
-        if (session->counted) {
+        if (session->counted()) {
             ++sessions_per_client_[client_block_key(session->client())];
         }
     }
@@ -306,7 +306,7 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
         session->refuse(refusal);
         return;
     }
-    session->counted = true;
+    session->mark_counted();
     ++counted_sessions_;
     ++sessions_per_client_[block];
     session->start();
@@ -352,7 +352,7 @@ void Server::Impl::sweep_deadlines() {
 
 void Server::Impl::session_ended(ClientSession& session) {
     sessions_.erase(&session);
-    if (session.counted) {
+    if (session.counted()) {
         --counted_sessions_;
         const auto entry = sessions_per_client_.find(client_block_key(session.client()));
         if (entry != sessions_per_client_.end() && --entry->second == 0) {

@@ -1,15 +1,14 @@
 // The command line of `relayguard probe`.
 #include "probe_options.hpp"
+#include "text_output.hpp"
 
 #include <catch2/catch.hpp>
-
-#include <sstream>
 
 namespace probe_options_test {
 
 std::optional<relayguard::firmware::ProbeOptions> parse(std::vector<std::string> args,
                                                         std::string* errors = nullptr) {
-    std::ostringstream err;
+    relayguard::firmware::StringOutput err;
     auto options = relayguard::firmware::parse_probe_options(args, err);
     if (errors != nullptr) {
         *errors = err.str();

@@ -1,9 +1,8 @@
 // What `relayguard probe --json` prints must be valid JSON whatever the server said.
 #include "probe_report.hpp"
+#include "text_output.hpp"
 
 #include <catch2/catch.hpp>
-
-#include <sstream>
 
 TEST_CASE("JSON strings escape quotes, backslashes and control characters", "[probe]") {
     using relayguard::firmware::json_string;
@@ -31,7 +30,7 @@ TEST_CASE("The JSON report has one record per attempt and the exit status", "[pr
         {"relay", "nmap-plain", "nmap", "<a@b.test>", "<c@d.test>", "250 Ok", "250 Ok", "", "", "relayed"});
     report.attempts.push_back({"relay", "nmap-bang-path", "nmap", "<a@b.test>", "<d.test!c>", "250 Ok",
                                "554 5.7.1 \"no\"", "", "", "refused"});
-    std::ostringstream out;
+    relayguard::firmware::StringOutput out;
     relayguard::firmware::print_json(report, out);
     const std::string json = out.str();
     CHECK_THAT(json, Catch::Contains("\"exit_status\": 1"));
