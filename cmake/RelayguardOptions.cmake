@@ -13,6 +13,13 @@ if(RELAYGUARD_SANITIZE)
     add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
     add_link_options(-fsanitize=address,undefined)
 endif()
+# The fuzz targets (tests/fuzz) need clang; the code they reach is instrumented for coverage and checked
+# by both sanitizers.
+option(RELAYGUARD_FUZZ "Build the libFuzzer targets in tests/fuzz (clang)" OFF)
+if(RELAYGUARD_FUZZ)
+    add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    add_link_options(-fsanitize=address,undefined)
+endif()
 if(RELAYGUARD_SIZE_OPTIMISE)
     add_compile_options(-Os -ffunction-sections -fdata-sections)
     add_link_options(-Wl,--gc-sections -s)

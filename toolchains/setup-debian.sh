@@ -13,6 +13,8 @@ native_packages=(
     systemd
     # the OpenWrt package checks: busybox's ash is OpenWrt's shell; file and readelf read the ELF headers
     busybox file binutils
+    # the fuzz preset: clang with libFuzzer and the sanitizer runtimes (tests/fuzz)
+    clang-14 libclang-rt-14-dev
 )
 cross_packages=(
     libmbedtls-dev:arm64 libtinyxml2-dev:arm64
