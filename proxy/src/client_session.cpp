@@ -96,6 +96,16 @@ void append_mail_parameters(std::string& line, const policy::MailCommand& mail,
     }
 }
 
+// An address with an octet above 127 (UTF-8) can only be sent to a server that offers SMTPUTF8.
+bool needs_smtputf8(std::string_view address) {
+    for (const char octet : address) {
+        if (static_cast<unsigned char>(octet) > 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 } // namespace client_session_detail
 
 ClientSession::ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::socket socket,
@@ -919,6 +929,18 @@ void ClientSession::handle_mail(const Command& command) {
 }
 
 void ClientSession::send_mail_upstream() {
+    // The SMTPUTF8 of this session's EHLO repeats what an earlier session saw the upstream offer; the
+    // server answering now may not offer it (a restart, a reload, a failover). An address that needs it
+    // is then refused, never sent without it, as Postfix's client does ("SMTPUTF8 is required, but was
+    // not offered"). An ASCII address goes on, only the SMTPUTF8 parameter is left out.
+    if (client_session_detail::needs_smtputf8(transaction().mail_from) &&
+        !upstream().capabilities().smtputf8) {
+        queue(replies::upstream_lacks_smtputf8);
+        log_reject("MAIL", client_session_detail::without_line_end(replies::upstream_lacks_smtputf8), {});
+        transaction().mail_from.clear();
+        pending_ = Pending::none;
+        return;
+    }
     std::string line = transaction().mail_line;
     client_session_detail::append_mail_parameters(line, transaction().mail_parameters,
                                                   upstream().capabilities());
@@ -951,6 +973,14 @@ void ClientSession::handle_rcpt(const Command& command) {
     if (!verdict.accepted) {
         queue(verdict.reply.line() + "\r\n");
         log_reject("RCPT", verdict.reply.line(), transaction().rcpt_pending);
+        return;
+    }
+    // The upstream has answered EHLO (it accepted the MAIL): its own offer decides (send_mail_upstream).
+    if (client_session_detail::needs_smtputf8(transaction().rcpt_pending) &&
+        !upstream().capabilities().smtputf8) {
+        queue(replies::upstream_lacks_smtputf8);
+        log_reject("RCPT", client_session_detail::without_line_end(replies::upstream_lacks_smtputf8),
+                   transaction().rcpt_pending);
         return;
     }
     std::string line = "RCPT TO:" + transaction().rcpt_pending;
@@ -1162,6 +1192,9 @@ ClientIdentity ClientSession::identity() const {
 void ClientSession::upstream_ready() {
     host_.note_upstream_smtputf8(upstream().capabilities().smtputf8);
     send_mail_upstream();
+    if (pending_ == Pending::none) {
+        process_input(); // the MAIL was answered here: the commands after it go on
+    }
 }
 
 void ClientSession::relay_upstream_reply(const ParsedReply& reply) {

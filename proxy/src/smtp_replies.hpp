@@ -34,6 +34,9 @@ inline constexpr std::string_view message_too_big = "552 5.3.4 Message size exce
 inline constexpr std::string_view bare_lf = "550 5.5.2 Error: bare <LF> received\r\n";
 inline constexpr std::string_view bare_cr = "550 5.5.2 Error: bare <CR> received\r\n";
 inline constexpr std::string_view smtputf8_not_offered = "555 5.5.4 Unsupported option: SMTPUTF8\r\n";
+// RFC 6531 §3.5's code for an address that needs SMTPUTF8 on its way to a server without it.
+inline constexpr std::string_view upstream_lacks_smtputf8 =
+    "553 5.6.7 Non-ASCII address not accepted: the mail server does not support SMTPUTF8\r\n";
 inline constexpr std::string_view pregreet = "554 5.5.0 Error: SMTP protocol synchronization\r\n";
 inline constexpr std::string_view access_denied = "554 5.7.1 Access denied\r\n";
 

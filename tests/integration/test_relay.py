@@ -222,5 +222,80 @@ class PostfixSmtpSinkTests(h.IntegrationTestCase):
         self.assertRegex(dumps[0].decode(errors="replace"), rf"(?m)^X-Rcpt-Args: <{re.escape(h.REMOTE_RECIPIENT)}>")
 
 
+class Smtputf8DowngradeTests(h.IntegrationTestCase):
+    """relayguard offers SMTPUTF8 at EHLO when the upstream last offered it. When the server answering a
+    new connection no longer does (a restart, a reload, a failover), an address that needs SMTPUTF8 gets
+    553 5.6.7 and is never sent to it; the session goes on with ASCII addresses."""
+
+    UTF8_SENDER = "s\u00e9nder@outside.test"
+    UTF8_RECIPIENT = "\u00fcser@" + h.LOCAL_DOMAIN
+
+    def learn_smtputf8(self, relayguard, sink):
+        """A first session's MAIL opens an upstream connection that offers SMTPUTF8: relayguard notes it."""
+        client = self.greeted(relayguard)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250, message="MAIL")
+        self.assertReply(client.command("QUIT"), 221, message="QUIT")
+        client.close()
+        sink.wait_for_closed(1)
+
+    def offering_session(self, relayguard):
+        client = self.connect(relayguard)
+        self.assertEqual(client.read_reply().code, 220)
+        ehlo = client.ehlo()
+        self.assertIn("SMTPUTF8", ehlo.lines, "relayguard should offer what the upstream offered last")
+        return client
+
+    def non_ascii_commands(self, sink):
+        return [text for _, text in sink.commands if any(ord(c) > 127 for c in text)]
+
+    def test_a_utf8_sender_is_refused_when_the_upstream_stopped_offering_smtputf8(self):
+        sink = self.start_sink(smtputf8=True)
+        relayguard = self.start_relayguard(sink)
+        self.learn_smtputf8(relayguard, sink)
+        sink.smtputf8 = False
+        client = self.offering_session(relayguard)
+        self.assertReply(client.command(f"MAIL FROM:<{self.UTF8_SENDER}> SMTPUTF8"), 553, "5.6.7 ")
+        relayguard.wait_for_log(r"NOQUEUE: reject: MAIL from unknown\[127\.0\.0\.2\]: 553 5\.6\.7 Non-ASCII address")
+        # The session is not spoilt: an ASCII transaction on the same (already open) upstream link.
+        self.assertEqual(self.deliver(client, h.crlf_message("Subject: ascii", "", "body")).code, 250)
+        self.settle(relayguard, sink)
+        self.assertEqual(self.non_ascii_commands(sink), [])
+        [transaction] = sink.transactions
+        self.assertEqual(transaction.mail_from, h.OUTSIDE_SENDER)
+
+    def test_a_utf8_recipient_is_refused_when_the_upstream_does_not_offer_smtputf8(self):
+        sink = self.start_sink(smtputf8=True)
+        relayguard = self.start_relayguard(sink)
+        self.learn_smtputf8(relayguard, sink)
+        sink.smtputf8 = False
+        client = self.offering_session(relayguard)
+        # An ASCII sender with SMTPUTF8 goes on, without the parameter the upstream did not offer.
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}> SMTPUTF8"), 250, message="MAIL")
+        self.assertReply(client.command(f"RCPT TO:<{self.UTF8_RECIPIENT}>"), 553, "5.6.7 ")
+        relayguard.wait_for_log(r"NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 553 5\.6\.7 .* to=<")
+        self.assertReply(client.command(f"RCPT TO:<{h.LOCAL_RECIPIENT}>"), 250, message="ASCII RCPT")
+        self.assertReply(client.command("DATA"), 354)
+        client.send(h.crlf_message("Subject: t", "", "body") + b".\r\n")
+        self.assertEqual(client.read_reply().code, 250)
+        self.settle(relayguard, sink)
+        self.assertEqual(self.non_ascii_commands(sink), [])
+        self.assertNotIn("SMTPUTF8", " ".join(text for _, text in sink.commands))
+        self.assertEqual(sink.transactions[-1].rcpt_tos, [h.LOCAL_RECIPIENT])
+
+    def test_utf8_addresses_go_through_while_the_upstream_offers_smtputf8(self):
+        sink = self.start_sink(smtputf8=True)
+        relayguard = self.start_relayguard(sink)
+        self.learn_smtputf8(relayguard, sink)
+        client = self.offering_session(relayguard)
+        self.assertReply(client.command(f"MAIL FROM:<{self.UTF8_SENDER}> SMTPUTF8"), 250, message="MAIL")
+        self.assertReply(client.command(f"RCPT TO:<{self.UTF8_RECIPIENT}>"), 250, message="RCPT")
+        self.assertReply(client.command("DATA"), 354)
+        client.send(h.crlf_message("Subject: t", "", "body") + b".\r\n")
+        self.assertEqual(client.read_reply().code, 250)
+        self.settle(relayguard, sink)
+        self.assertIn(f"MAIL FROM:<{self.UTF8_SENDER}> SMTPUTF8", [text for _, text in sink.commands])
+        self.assertIn(f"RCPT TO:<{self.UTF8_RECIPIENT}>", [text for _, text in sink.commands])
+
+
 if __name__ == "__main__":
     unittest.main()
