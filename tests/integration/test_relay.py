@@ -238,22 +238,24 @@ class Smtputf8DowngradeTests(h.IntegrationTestCase):
         client.close()
         sink.wait_for_closed(1)
 
-    def offering_session(self, relayguard):
+    def session_offering_smtputf8(self, upstream_still_offers):
+        """A session whose EHLO offers SMTPUTF8 because the upstream did, to which the upstream (still, or
+        no longer) offers it on the session's own connection."""
+        sink = self.start_sink(smtputf8=True)
+        relayguard = self.start_relayguard(sink)
+        self.learn_smtputf8(relayguard, sink)
+        sink.smtputf8 = upstream_still_offers
         client = self.connect(relayguard)
         self.assertEqual(client.read_reply().code, 220)
         ehlo = client.ehlo()
         self.assertIn("SMTPUTF8", ehlo.lines, "relayguard should offer what the upstream offered last")
-        return client
+        return sink, relayguard, client
 
     def non_ascii_commands(self, sink):
         return [text for _, text in sink.commands if any(ord(c) > 127 for c in text)]
 
     def test_a_utf8_sender_is_refused_when_the_upstream_stopped_offering_smtputf8(self):
-        sink = self.start_sink(smtputf8=True)
-        relayguard = self.start_relayguard(sink)
-        self.learn_smtputf8(relayguard, sink)
-        sink.smtputf8 = False
-        client = self.offering_session(relayguard)
+        sink, relayguard, client = self.session_offering_smtputf8(upstream_still_offers=False)
         self.assertReply(client.command(f"MAIL FROM:<{self.UTF8_SENDER}> SMTPUTF8"), 553, "5.6.7 ")
         relayguard.wait_for_log(r"NOQUEUE: reject: MAIL from unknown\[127\.0\.0\.2\]: 553 5\.6\.7 Non-ASCII address")
         # The session is not spoilt: an ASCII transaction on the same (already open) upstream link.
@@ -264,11 +266,7 @@ class Smtputf8DowngradeTests(h.IntegrationTestCase):
         self.assertEqual(transaction.mail_from, h.OUTSIDE_SENDER)
 
     def test_a_utf8_recipient_is_refused_when_the_upstream_does_not_offer_smtputf8(self):
-        sink = self.start_sink(smtputf8=True)
-        relayguard = self.start_relayguard(sink)
-        self.learn_smtputf8(relayguard, sink)
-        sink.smtputf8 = False
-        client = self.offering_session(relayguard)
+        sink, relayguard, client = self.session_offering_smtputf8(upstream_still_offers=False)
         # An ASCII sender with SMTPUTF8 goes on, without the parameter the upstream did not offer.
         self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}> SMTPUTF8"), 250, message="MAIL")
         self.assertReply(client.command(f"RCPT TO:<{self.UTF8_RECIPIENT}>"), 553, "5.6.7 ")
@@ -283,10 +281,7 @@ class Smtputf8DowngradeTests(h.IntegrationTestCase):
         self.assertEqual(sink.transactions[-1].rcpt_tos, [h.LOCAL_RECIPIENT])
 
     def test_utf8_addresses_go_through_while_the_upstream_offers_smtputf8(self):
-        sink = self.start_sink(smtputf8=True)
-        relayguard = self.start_relayguard(sink)
-        self.learn_smtputf8(relayguard, sink)
-        client = self.offering_session(relayguard)
+        sink, relayguard, client = self.session_offering_smtputf8(upstream_still_offers=True)
         self.assertReply(client.command(f"MAIL FROM:<{self.UTF8_SENDER}> SMTPUTF8"), 250, message="MAIL")
         self.assertReply(client.command(f"RCPT TO:<{self.UTF8_RECIPIENT}>"), 250, message="RCPT")
         self.assertReply(client.command("DATA"), 354)
