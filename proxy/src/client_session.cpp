@@ -258,8 +258,10 @@ void ClientSession::read_more() {
     }
     // The handshake's time-out runs from begin_tls(): re-arming it per read would let a client that
     // trickles its handshake hold the session's TLS memory for ever.
-    if (phase_ != Phase::handshake) {
-        arm_timer(phase_ == Phase::data ? config_->limits.data_timeout : config_->limits.command_timeout);
+    if (phase_ == Phase::data) {
+        arm_timer(config_->limits.data_timeout);
+    } else if (phase_ != Phase::handshake) {
+        arm_command_timer();
     }
     reading_ = true;
     if (busy) {
@@ -630,6 +632,16 @@ void ClientSession::decrypt_input() {
 
 void ClientSession::arm_timer(std::chrono::milliseconds timeout) {
     deadline_ = std::chrono::steady_clock::now() + timeout;
+    host_.wake_at(deadline_);
+}
+
+// <limits command-timeout> bounds the wait for a whole command line, counted from when the session began
+// to wait for it: octets that trickle in do not extend it, or a client sending one every few minutes
+// would hold its connection slot for ever (slowloris).
+void ClientSession::arm_command_timer() {
+    const auto fresh = std::chrono::steady_clock::now() + config_->limits.command_timeout;
+    const bool line_begun = !in_.empty() || skipping_long_line_;
+    deadline_ = line_begun ? std::min(deadline_, fresh) : fresh;
     host_.wake_at(deadline_);
 }
 

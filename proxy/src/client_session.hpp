@@ -85,6 +85,7 @@ private:
     void queue(std::string_view reply);
     void queue_reply(int code, std::string_view text);
     void arm_timer(std::chrono::milliseconds timeout);
+    void arm_command_timer();
     void on_timeout();
     void close();
     // Gives the session's buffer blocks back to the pool: every one, or (`only_empty`) those holding

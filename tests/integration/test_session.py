@@ -233,6 +233,26 @@ class ClientTimeoutTests(h.IntegrationTestCase):
         self.settle(relayguard, sink)
         self.assertEqual(sink.connection_count, 0)
 
+    def test_a_command_trickled_in_does_not_extend_the_command_timeout(self):
+        # Slowloris: one octet four times per command-timeout. Re-arming the timeout per read would keep
+        # the session open for ever; the line as a whole gets command-timeout.
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"command-timeout": "1s"})
+        client = self.greeted(relayguard)
+        sent = 0
+        try:
+            for octet in b"NOOP NOOP NOOP NOOP NOOP NOOP":
+                client.send(bytes([octet]))
+                sent += 1
+                if not client.nothing_within(h.scaled(0.25)):
+                    break  # relayguard answered (its 421) before the line was complete
+        except (BrokenPipeError, ConnectionResetError, h.ConnectionClosed):
+            pass
+        replies = client.read_until_closed(timeout=15)
+        self.assertLess(sent, 29, "the whole line went in, one octet at a time, without a time-out")
+        self.assertTrue(replies and all(reply.code == 421 for reply in replies), [str(reply) for reply in replies])
+        relayguard.wait_for_log(r"timeout after command from unknown\[127\.0\.0\.2\]")
+
     def test_stalled_message_dropped_after_data_timeout(self):
         sink = self.start_sink()
         relayguard = self.start_relayguard(sink, limits={"data-timeout": "1s"})
