@@ -1,6 +1,7 @@
 #include "daemon.hpp"
 
 #include "command_line.hpp"
+#include "descriptor_limit.hpp"
 #include "interface_watcher.hpp"
 #include "listener_plan.hpp"
 #include "pid_file.hpp"
@@ -77,6 +78,7 @@ private:
     bool fail(const char* step, const std::string& why);
     bool step_configuration();
     bool step_watchdog();
+    bool step_descriptors();
     bool step_interfaces();
     bool step_listeners();
     bool step_privileges();
@@ -144,8 +146,8 @@ int Daemon::Impl::run() {
 }
 
 bool Daemon::Impl::boot() {
-    return step_configuration() && step_watchdog() && step_interfaces() && step_listeners() &&
-           step_privileges();
+    return step_configuration() && step_watchdog() && step_descriptors() && step_interfaces() &&
+           step_listeners() && step_privileges();
 }
 
 bool Daemon::Impl::fail(const char* step, const std::string& why) {
@@ -227,6 +229,30 @@ bool Daemon::Impl::step_watchdog() {
     }
     feeder_ = std::make_unique<WatchdogFeeder>(io_, *watchdog_, *log_);
     feeder_->start();
+    return true;
+}
+
+// Never fatal: a low limit is logged, and a session that finds no descriptor is refused like any other
+// accept failure.
+bool Daemon::Impl::step_descriptors() {
+    const DescriptorLimit limit = raise_descriptor_limit();
+    std::string line = "boot: descriptors: " + std::to_string(limit.now);
+    if (limit.now != limit.before) {
+        line += " (raised from " + std::to_string(limit.before) + ")";
+    }
+    if (!limit.error.empty()) {
+        line += " (could not raise: " + limit.error + ")";
+    }
+    log_->info(line);
+    const std::uint64_t needed =
+        descriptors_needed(config_->limits.max_connections, config_->listeners.size());
+    if (limit.now < needed) {
+        log_->warning("boot: descriptors: " + std::to_string(limit.now) + " are fewer than the " +
+                      std::to_string(needed) + " that <limits max-connections=\"" +
+                      std::to_string(config_->limits.max_connections) +
+                      "\"> sessions and their upstream connections need; raise the hard limit (systemd "
+                      "LimitNOFILE=, procd limits nofile=) or lower max-connections");
+    }
     return true;
 }
 

@@ -2,7 +2,7 @@
 // `relayguard run`: the boot sequence, the running proxy, live reload and the orderly stop.
 //
 // Boot, one log line per step, and a failure names its step:
-//   configuration → watchdog → interfaces → listeners → privileges → serve (READY=1)
+//   configuration → watchdog → descriptors → interfaces → listeners → privileges → serve (READY=1)
 // SIGHUP reloads: the new file is read and checked first; a bad one is logged in full and the running
 // configuration stays. A good one is used by new sessions at once (sessions in flight finish under the
 // one they started with), listeners are added and removed, and no accepted connection is dropped.

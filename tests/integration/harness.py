@@ -16,6 +16,7 @@ Every wait is bounded (socket timeouts, deadlines); no test measures elapsed tim
 import os
 import random
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -962,14 +963,16 @@ class Relayguard:
     attributes ([{"name": "alice", "password-hash": ..., "senders": ...}]), inside <auth>.
     sections: more elements as {name: attributes} ({"run": {"pid-file": ...}, "watchdog": {...}});
     environment: variables added to relayguard's environment (NOTIFY_SOCKET, WATCHDOG_USEC).
+    descriptor_limit: (soft, hard) RLIMIT_NOFILE relayguard starts with, or None for the test's own.
     """
 
     def __init__(self, workdir, upstream, *, listen=("127.0.0.1",), hostname=RELAYGUARD_HOSTNAME,
                  relay_allow=("127.0.0.1/32",), domains=(LOCAL_DOMAIN,), relay_options=None, clients=None,
                  limits=None, upstream_options=None, bare_newline=None, log_level="info", probe_source=None,
                  transcript=None, tls=None, listen_tls=None, auth=None, users=(), sections=None,
-                 environment=None):
+                 environment=None, descriptor_limit=None):
         self.workdir = Path(workdir)
+        self.descriptor_limit = descriptor_limit
         self.upstream = upstream
         self.listen_addresses = list(listen)
         self.hostname = hostname
@@ -1078,8 +1081,11 @@ class Relayguard:
         command = relayguard_emulator() + [str(binary), "run", "-c", str(self.config_path)]
         environment = dict(os.environ, **self.environment) if self.environment else None
         with open(self.stderr_path, "wb") as stderr, open(self.stdout_path, "wb") as stdout:
+            limit = self.descriptor_limit
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                            cwd=self.workdir, env=environment)
+                                            cwd=self.workdir, env=environment,
+                                            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
+                                            if limit else None)
         self.exit_code = None
         self.terminated = False
         if self.transcript:

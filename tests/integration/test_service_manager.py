@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import unittest
+from pathlib import Path
 
 if __package__:
     from . import harness as h
@@ -120,7 +121,24 @@ class BootSequenceTests(h.IntegrationTestCase):
         relayguard = self.start_relayguard(sink)
         relayguard.wait_for_log(r"boot: serving")
         steps = [re.search(r"boot: (\w+)", line).group(1) for line in relayguard.log_lines() if "boot: " in line]
-        self.assertEqual(steps, ["configuration", "watchdog", "listeners", "privileges", "serving"])
+        self.assertEqual(steps, ["configuration", "watchdog", "descriptors", "listeners", "privileges", "serving"])
+
+    def test_the_soft_descriptor_limit_is_raised_to_the_hard_one(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, descriptor_limit=(256, 4096))
+        relayguard.wait_for_log(r"boot: descriptors: 4096 \(raised from 256\)")
+        limits = Path(f"/proc/{relayguard.process.pid}/limits").read_text()
+        self.assertRegex(limits, r"(?m)^Max open files +4096 +4096 ")
+        self.assertNotIn("boot: descriptors: 4096 are fewer", relayguard.stderr())
+
+    def test_a_hard_limit_below_what_max_connections_needs_is_a_warning(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, descriptor_limit=(100, 100), limits={"max-connections": 64})
+        # 2 x 64 sessions + 1 listener + 32: 161 needed.
+        relayguard.wait_for_log(r"warning: boot: descriptors: 100 are fewer than the 161 that "
+                                r"<limits max-connections=\"64\"> sessions and their upstream connections need")
+        client = self.greeted(relayguard)
+        self.assertEqual(self.deliver(client, h.crlf_message("Subject: t", "", "body")).code, 250)
 
     def test_a_listener_that_cannot_be_bound_names_the_step(self):
         sink = self.start_sink()
