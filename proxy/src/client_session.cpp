@@ -108,7 +108,7 @@ bool needs_smtputf8(std::string_view address) {
 
 } // namespace client_session_detail
 
-ClientSession::ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::socket socket,
+ClientSession::ClientSession(std::shared_ptr<SessionHost> host, TcpSocket socket,
                              const policy::IpAddress& client, std::shared_ptr<const policy::Config> config,
                              policy::ListenTls listen_tls)
     : host_holder_(std::move(host)), host_(*host_holder_), config_(std::move(config)),
@@ -204,21 +204,20 @@ void ClientSession::wait_for_pregreet() {
     // pregreet test): whichever comes first, its bytes or the end of the delay, decides.
     arm_timer(config_->limits.greet_delay);
     reading_ = true;
-    socket_.async_wait(
-        asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& error) {
-            // Cancelled, or the delay won the race: greet() has taken over.
-            if (error == asio::error::operation_aborted || self->phase_ != Phase::greeting) {
-                return;
-            }
-            self->reading_ = false;
-            if (error) {
-                self->client_gone(error.message());
-                return;
-            }
-            self->host_.log().info(connect_reject_line(
-                self->client_address(), client_session_detail::without_line_end(replies::pregreet)));
-            self->refuse(replies::pregreet);
-        });
+    socket_.async_wait(TcpSocket::wait_read, [self = shared_from_this()](const asio::error_code& error) {
+        // Cancelled, or the delay won the race: greet() has taken over.
+        if (error == asio::error::operation_aborted || self->phase_ != Phase::greeting) {
+            return;
+        }
+        self->reading_ = false;
+        if (error) {
+            self->client_gone(error.message());
+            return;
+        }
+        self->host_.log().info(connect_reject_line(
+            self->client_address(), client_session_detail::without_line_end(replies::pregreet)));
+        self->refuse(replies::pregreet);
+    });
 }
 
 void ClientSession::greet() {
@@ -284,20 +283,19 @@ void ClientSession::read_more() {
             });
         return;
     }
-    socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                       [self = shared_from_this()](const asio::error_code& error) {
-                           // A cancelled wait belongs to whoever cancelled it (drain, time-out, close), which
-                           // resets reading_.
-                           if (error == asio::error::operation_aborted || self->phase_ == Phase::closed) {
-                               return;
-                           }
-                           self->reading_ = false;
-                           if (error) {
-                               self->client_gone(error.message());
-                               return;
-                           }
-                           self->on_readable();
-                       });
+    socket_.async_wait(TcpSocket::wait_read, [self = shared_from_this()](const asio::error_code& error) {
+        // A cancelled wait belongs to whoever cancelled it (drain, time-out, close), which
+        // resets reading_.
+        if (error == asio::error::operation_aborted || self->phase_ == Phase::closed) {
+            return;
+        }
+        self->reading_ = false;
+        if (error) {
+            self->client_gone(error.message());
+            return;
+        }
+        self->on_readable();
+    });
 }
 
 void ClientSession::on_readable() {
@@ -743,7 +741,7 @@ void ClientSession::close() {
                                ignored);
         }
     }
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.shutdown(TcpSocket::shutdown_both, ignored);
     socket_.close(ignored);
     release_buffers(false);
     host_.log().info("disconnect from " + client_notation(client_address()) +

@@ -2,6 +2,7 @@
 // One client connection: relayguard's own SMTP dialogue with the client (greeting, EHLO, envelope,
 // DATA), the policy decision for every MAIL FROM and RCPT TO, and the upstream leg for what the policy
 // lets through. The state is dispatched first on the phase, then on the verb, as nginx's mail module.
+#include "io_types.hpp"
 #include "session_host.hpp"
 #include "upstream_link.hpp"
 
@@ -25,9 +26,8 @@ namespace relayguard::proxy {
 
 class ClientSession final : public std::enable_shared_from_this<ClientSession>, private UpstreamLink::Owner {
 public:
-    ClientSession(std::shared_ptr<SessionHost> host, asio::ip::tcp::socket socket,
-                  const policy::IpAddress& client, std::shared_ptr<const policy::Config> config,
-                  policy::ListenTls listen_tls);
+    ClientSession(std::shared_ptr<SessionHost> host, TcpSocket socket, const policy::IpAddress& client,
+                  std::shared_ptr<const policy::Config> config, policy::ListenTls listen_tls);
     ~ClientSession();
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
@@ -147,7 +147,7 @@ private:
     std::shared_ptr<SessionHost> host_holder_;
     SessionHost& host_;
     std::shared_ptr<const policy::Config> config_;
-    asio::ip::tcp::socket socket_;
+    TcpSocket socket_;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
     policy::IpAddress client_;
     ByteBuffer in_;
@@ -175,9 +175,9 @@ private:
     // The transaction: allocated at MAIL, freed when it ends.
     std::unique_ptr<Transaction> transaction_;
 
-    // The small fields together at the end, where they pack without padding: with its shared_ptr
-    // control block and mallocng's 4-byte slot header an idle session stays within musl's 400-byte size
-    // class (bench: bytes per idle session; 8 bytes more would take it to the 496-byte class).
+    // The small fields together at the end, where they pack without padding: every idle session holds
+    // this object with its shared_ptr control block, and musl's allocator rounds that block up to a size
+    // class, so a few bytes more can cost a whole class (bench: bytes per idle plaintext session).
     unsigned commands_ = 0;
     std::uint16_t errors_ = 0; // <limits max-errors> is at most 1000
     policy::ListenTls listen_tls_;

@@ -1,4 +1,5 @@
 #include "client_session.hpp"
+#include "io_types.hpp"
 #include "session_host.hpp"
 #include "smtp_replies.hpp"
 
@@ -8,7 +9,6 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <optional>
@@ -86,9 +86,9 @@ private:
     struct Listener {
         Listener(asio::io_context& io, ListenerSpec listener_spec)
             : acceptor(io), spec(std::move(listener_spec)), pause(io) {}
-        asio::ip::tcp::acceptor acceptor;
+        TcpAcceptor acceptor;
         ListenerSpec spec;
-        asio::steady_timer pause;
+        SteadyTimer pause;
         bool closed = false;
     };
 
@@ -96,7 +96,7 @@ private:
     void close_listener(Listener& listener);
     void accept(const std::shared_ptr<Listener>& listener);
     void sweep_deadlines();
-    void admit(asio::ip::tcp::socket socket, policy::ListenTls tls);
+    void admit(TcpSocket socket, policy::ListenTls tls);
     void check_drained();
     // The name a client's sessions are counted under for max-connections-per-client: its address, or
     // for IPv6 its prefix (<limits client-ipv6-prefix>).
@@ -122,8 +122,8 @@ private:
     bool upstream_smtputf8_ = false;
     bool stopping_ = false;
     std::function<void()> drained_;
-    asio::steady_timer shutdown_timer_;
-    asio::steady_timer sweep_timer_;
+    SteadyTimer shutdown_timer_;
+    SteadyTimer sweep_timer_;
     std::chrono::steady_clock::time_point next_sweep_ = std::chrono::steady_clock::time_point::max();
     std::chrono::steady_clock::time_point last_sweep_{};
 };
@@ -133,12 +133,12 @@ std::optional<std::string> Server::Impl::open_listener(Listener& listener) {
     asio::error_code error;
     const asio::ip::address address = asio::ip::make_address(spec.address, error);
     const asio::ip::tcp::endpoint endpoint(address, spec.port);
-    asio::ip::tcp::acceptor& acceptor = listener.acceptor;
+    TcpAcceptor& acceptor = listener.acceptor;
     if (!error) {
         acceptor.open(endpoint.protocol(), error);
     }
     if (!error) {
-        acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
+        acceptor.set_option(TcpAcceptor::reuse_address(true), error);
     }
     if (!error && !spec.interface.empty()) {
         // Pin the listener to its interface, so it never answers on another one.
@@ -213,25 +213,24 @@ void Server::Impl::start() {
 }
 
 void Server::Impl::accept(const std::shared_ptr<Listener>& listener) {
-    listener->acceptor.async_accept(
-        [this, listener](const asio::error_code& error, asio::ip::tcp::socket socket) {
-            if (stopping_ || listener->closed || error == asio::error::operation_aborted) {
-                return;
-            }
-            if (error) {
-                // Out of descriptors or memory: wait a moment instead of spinning on the same error.
-                log_.warning("accept on " + listener->spec.name() + ": " + error.message());
-                listener->pause.expires_after(server_detail::accept_pause);
-                listener->pause.async_wait([this, listener](const asio::error_code& wait_error) {
-                    if (!wait_error && !stopping_ && !listener->closed) {
-                        accept(listener);
-                    }
-                });
-                return;
-            }
-            admit(std::move(socket), listener->spec.tls);
-            accept(listener);
-        });
+    listener->acceptor.async_accept([this, listener](const asio::error_code& error, TcpSocket socket) {
+        if (stopping_ || listener->closed || error == asio::error::operation_aborted) {
+            return;
+        }
+        if (error) {
+            // Out of descriptors or memory: wait a moment instead of spinning on the same error.
+            log_.warning("accept on " + listener->spec.name() + ": " + error.message());
+            listener->pause.expires_after(server_detail::accept_pause);
+            listener->pause.async_wait([this, listener](const asio::error_code& wait_error) {
+                if (!wait_error && !stopping_ && !listener->closed) {
+                    accept(listener);
+                }
+            });
+            return;
+        }
+        admit(std::move(socket), listener->spec.tls);
+        accept(listener);
+    });
 }
 
 void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsContexts tls,
@@ -267,7 +266,7 @@ void Server::Impl::recount_sessions_per_client() {
     }
 }
 
-void Server::Impl::admit(asio::ip::tcp::socket socket, policy::ListenTls tls) {
+void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
     asio::error_code error;
     const asio::ip::tcp::endpoint peer = socket.remote_endpoint(error);
     if (error) {

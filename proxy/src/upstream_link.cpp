@@ -114,7 +114,7 @@ void UpstreamLink::start_connection() {
         return;
     }
     if (!resolver_) {
-        resolver_ = std::make_unique<asio::ip::tcp::resolver>(io_);
+        resolver_ = std::make_unique<TcpResolver>(io_);
     }
     const std::uint32_t generation = generation_;
     resolver_->async_resolve(
@@ -680,7 +680,7 @@ void UpstreamLink::close_socket() {
         resolver_->cancel();
     }
     if (socket_.is_open()) {
-        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        socket_.shutdown(TcpSocket::shutdown_both, ignored);
         socket_.close(ignored);
     }
 }

@@ -11,6 +11,8 @@
 // offered or refused, and after a failed handshake reconnects once without TLS (as Postfix's
 // smtp_tls_security_level=may does) — except when a CA is configured: a certificate that does not verify
 // is never answered by sending in clear text.
+#include "io_types.hpp"
+
 #include <relayguard/policy/config.hpp>
 #include <relayguard/proxy/buffer_pool.hpp>
 #include <relayguard/proxy/reply_parser.hpp>
@@ -18,7 +20,6 @@
 #include <relayguard/proxy/tls_session.hpp>
 
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -144,9 +145,9 @@ private:
 
     asio::io_context& io_;
     Owner& owner_;
-    asio::ip::tcp::socket socket_;
-    asio::steady_timer timer_;
-    std::unique_ptr<asio::ip::tcp::resolver> resolver_;
+    TcpSocket socket_;
+    SteadyTimer timer_;
+    std::unique_ptr<TcpResolver> resolver_;
     ByteBuffer in_;
     ByteBuffer out_;
     ByteBuffer raw_in_;  // ciphertext received, not yet taken by the TLS session
