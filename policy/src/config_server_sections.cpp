@@ -21,6 +21,11 @@ constexpr milliseconds max_shutdown_timeout = std::chrono::minutes(10);
 
 constexpr unsigned max_connections_limit = 65535;
 constexpr unsigned max_recipients_limit = 100'000;
+constexpr unsigned max_connection_rate_limit = 1'000'000;
+// Windows are counted from a client's first connection, so a window much shorter than a second would
+// measure bursts, not rates; an hour is the longest Postfix's anvil is usually given.
+constexpr milliseconds min_rate_window = std::chrono::seconds(1);
+constexpr milliseconds max_rate_window = std::chrono::hours(1);
 constexpr unsigned max_errors_limit = 1000;
 // Shorter than a /32 (a provider's whole allocation) would lump unrelated networks together.
 constexpr unsigned min_client_ipv6_prefix = 32;
@@ -120,8 +125,9 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
     namespace local = config_server_sections_detail;
     const ConfigElement element(xml, log,
                                 {"max-connections", "max-connections-per-client", "client-ipv6-prefix",
-                                 "max-recipients", "max-message-size", "command-timeout", "data-timeout",
-                                 "max-errors", "greet-delay", "shutdown-timeout"});
+                                 "max-connection-rate", "rate-window", "max-recipients", "max-message-size",
+                                 "command-timeout", "data-timeout", "max-errors", "greet-delay",
+                                 "shutdown-timeout"});
     element.reject_children();
     LimitsConfig& limits = draft.config.limits;
     element.read("max-connections", limits.max_connections, whole_number_in(1, local::max_connections_limit));
@@ -130,6 +136,10 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
                      whole_number_in(1, local::max_connections_limit));
     element.read("client-ipv6-prefix", limits.client_ipv6_prefix,
                  whole_number_in(local::min_client_ipv6_prefix, local::max_client_ipv6_prefix));
+    element.read("max-connection-rate", limits.max_connection_rate,
+                 whole_number_in(0, local::max_connection_rate_limit));
+    element.read("rate-window", limits.rate_window,
+                 duration_in(local::min_rate_window, local::max_rate_window));
     element.read("max-recipients", limits.max_recipients, whole_number_in(1, local::max_recipients_limit));
     element.read("max-message-size", limits.max_message_size,
                  size_in(local::min_message_size, local::max_message_size_limit));

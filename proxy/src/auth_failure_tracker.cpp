@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <random>
 
 namespace relayguard::proxy {
 namespace auth_failure_tracker_detail {
@@ -11,46 +10,13 @@ namespace auth_failure_tracker_detail {
 // rate at which entries are created, small enough that no call does a long sweep.
 constexpr std::size_t prune_batch = 4;
 
-// A seed the client cannot predict. std::random_device may be unavailable on some C libraries; the
-// clock is a weaker fallback, still unknown to a remote client to the nanosecond.
-std::uint64_t random_seed() {
-    try {
-        std::random_device device;
-        return std::uint64_t{device()} << 32 | device();
-    } catch (...) {
-        return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    }
-}
-
-// SplitMix64's finaliser (Steele, Lea, Flood 2014): every input bit affects every output bit.
-constexpr std::uint64_t mix(std::uint64_t value) {
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
 } // namespace auth_failure_tracker_detail
-
-std::size_t AuthFailureTracker::KeyHash::operator()(const Key& key) const {
-    // Both halves of the octets go through the mixer; the family goes into the seed, so an IPv4 address
-    // and an IPv6 prefix with the same leading octets differ.
-    std::uint64_t high = 0;
-    std::uint64_t low = 0;
-    for (unsigned index = 0; index < 8; ++index) {
-        high = high << 8 | key.octets()[index];
-        low = low << 8 | key.octets()[index + 8];
-    }
-    const std::uint64_t family_tweak = key.is_v4() ? 0 : 0x9e3779b97f4a7c15ull;
-    const std::uint64_t mixed_high = auth_failure_tracker_detail::mix(high ^ seed ^ family_tweak);
-    return static_cast<std::size_t>(auth_failure_tracker_detail::mix(mixed_high ^ low));
-}
 
 AuthFailureTracker::AuthFailureTracker(unsigned max_failures, std::chrono::milliseconds lockout,
                                        unsigned ipv6_prefix, std::size_t max_entries)
     : max_failures_(std::max(max_failures, 1u)),
       lockout_(std::chrono::duration_cast<Clock::duration>(lockout)), ipv6_prefix_(ipv6_prefix),
-      max_entries_(std::max<std::size_t>(max_entries, 1)),
-      entries_(0, KeyHash{auth_failure_tracker_detail::random_seed()}) {
+      max_entries_(std::max<std::size_t>(max_entries, 1)), entries_(0, ClientKeyHash{unpredictable_seed()}) {
 }
 
 bool AuthFailureTracker::expired(const Entry& entry, Clock::time_point now) const {

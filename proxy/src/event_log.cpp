@@ -233,6 +233,15 @@ std::string connect_reject_line(std::string_view client_address, std::string_vie
     return line;
 }
 
+std::string connection_rate_line(std::string_view client_address, unsigned connections) {
+    std::string line = "Connection rate limit exceeded: ";
+    line += std::to_string(connections);
+    line += " from ";
+    line += client_notation(client_address);
+    line += " for service smtp";
+    return line;
+}
+
 std::string auth_failure_line(std::string_view client_address, std::string_view mechanism) {
     std::string line = client_notation(client_address);
     line += ": SASL ";

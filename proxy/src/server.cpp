@@ -3,6 +3,7 @@
 #include "session_host.hpp"
 #include "smtp_replies.hpp"
 
+#include <relayguard/proxy/connection_rate_tracker.hpp>
 #include <relayguard/proxy/event_log.hpp>
 #include <relayguard/proxy/server.hpp>
 
@@ -56,6 +57,8 @@ public:
           log_(log), pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks),
           auth_failures_(std::make_unique<AuthFailureTracker>(
               config_->auth.max_failures, config_->auth.lockout, config_->limits.client_ipv6_prefix)),
+          connection_rates_(std::make_unique<ConnectionRateTracker>(config_->limits.rate_window,
+                                                                    config_->limits.client_ipv6_prefix)),
           password_checker_([&io](std::function<void()> job) { asio::post(io, std::move(job)); }),
           shutdown_timer_(io), sweep_timer_(io) {}
 
@@ -105,6 +108,11 @@ private:
     }
     // After the prefix changed: counts the sessions in flight again under the new names.
     void recount_sessions_per_client();
+    // Counts a connection against its client's <limits max-connection-rate> and returns the client's
+    // connections in its window; 0 when no rate applies (no limit, or a client on the relay allowlist,
+    // as Postfix exempts $mynetworks). Refused connections count too, as in Postfix's anvil: a client
+    // that keeps hammering stays refused until its window ends.
+    unsigned count_connection(const policy::IpAddress& client, std::chrono::steady_clock::time_point now);
 
     asio::io_context& io_;
     std::shared_ptr<const policy::Config> config_;
@@ -113,6 +121,7 @@ private:
     EventLog& log_;
     BufferPool pool_;
     std::unique_ptr<AuthFailureTracker> auth_failures_;
+    std::unique_ptr<ConnectionRateTracker> connection_rates_;
     PasswordChecker password_checker_;
     std::vector<std::shared_ptr<Listener>> listeners_;
     bool started_ = false;
@@ -239,6 +248,11 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
     const policy::AuthConfig& after = config->auth;
     const unsigned prefix_before = config_->limits.client_ipv6_prefix;
     const unsigned prefix_after = config->limits.client_ipv6_prefix;
+    if (config_->limits.rate_window != config->limits.rate_window || prefix_before != prefix_after) {
+        // Windows measured against the old length or prefix do not carry over; a change of the limit
+        // alone keeps the counts, as a reload keeps the AUTH failures.
+        connection_rates_ = std::make_unique<ConnectionRateTracker>(config->limits.rate_window, prefix_after);
+    }
     if (before.max_failures != after.max_failures || before.lockout != after.lockout ||
         prefix_before != prefix_after) {
         // The tracker's bookkeeping depends on all three; counts made under the old limits do not carry
@@ -266,6 +280,14 @@ void Server::Impl::recount_sessions_per_client() {
     }
 }
 
+unsigned Server::Impl::count_connection(const policy::IpAddress& client,
+                                        std::chrono::steady_clock::time_point now) {
+    if (config_->limits.max_connection_rate == 0 || config_->relay.is_trusted_network(client)) {
+        return 0;
+    }
+    return connection_rates_->record_connection(client, now);
+}
+
 void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
     asio::error_code error;
     const asio::ip::tcp::endpoint peer = socket.remote_endpoint(error);
@@ -280,25 +302,35 @@ void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
     sessions_.insert(session.get());
 
     const policy::LimitsConfig& limits = config_->limits;
+    const auto now = std::chrono::steady_clock::now();
     std::string_view refusal;
     std::string refusal_line; // holds a refusal that names the host
+    // What the log says; it leaves out the host name, so every refusal of a kind logs the same words.
+    std::string_view logged;
     if (!config_->clients.allows(client)) {
         refusal = replies::access_denied;
-    } else if (auth_failures_->locked_out(client, std::chrono::steady_clock::now())) {
+        logged = "554 5.7.1 Access denied";
+    } else if (auth_failures_->locked_out(client, now)) {
         refusal_line = "421 4.7.0 " + hostname_ + " Too many authentication failures\r\n";
-        refusal = refusal_line;
+        logged = "421 4.7.0 Too many authentication failures";
+    } else if (const unsigned connections = count_connection(client, now);
+               connections > limits.max_connection_rate) {
+        // Postfix's reply and warning; the warning is the only line for it, so a flood does not log
+        // twice.
+        refusal_line = "421 4.7.0 " + hostname_ + " Error: too many connections from " + client_text + "\r\n";
+        log_.warning(connection_rate_line(client_text, connections));
     } else if (counted_sessions_ >= limits.max_connections ||
                sessions_per_client_[block] >= limits.max_connections_per_client) {
         refusal_line = "421 4.7.0 " + hostname_ + " Too many connections\r\n";
+        logged = "421 4.7.0 Too many connections";
+    }
+    if (!refusal_line.empty()) {
         refusal = refusal_line;
     }
     if (!refusal.empty()) {
-        // The logged reply leaves out the host name, so every refusal of a kind logs the same words.
-        const std::string_view logged = refusal == replies::access_denied ? "554 5.7.1 Access denied"
-                                        : refusal.find("authentication") != std::string::npos
-                                            ? "421 4.7.0 Too many authentication failures"
-                                            : "421 4.7.0 Too many connections";
-        log_.info(connect_reject_line(client_text, logged));
+        if (!logged.empty()) {
+            log_.info(connect_reject_line(client_text, logged));
+        }
         if (sessions_per_client_[block] == 0) {
             sessions_per_client_.erase(block);
         }

@@ -1,6 +1,7 @@
 """relayguard speaking for itself: the commands it answers locally, its sequence and syntax errors, its
 limits, and its connection ACL. None of this may involve the upstream."""
 
+import re
 import unittest
 
 if __package__:
@@ -221,6 +222,74 @@ class ConnectionLimitTests(h.IntegrationTestCase):
         self.greeted_eventually(relayguard, h.UNTRUSTED_CLIENT)
         self.greeted_eventually(relayguard, "127.0.0.3")
         self.assertTooManyConnections(self.connect(relayguard, source="127.0.0.5"))
+
+
+class ConnectionRateTests(h.IntegrationTestCase):
+    """<limits max-connection-rate>: connections per client per rate-window, counted as Postfix's anvil
+    counts them (refused ones too), answered and logged in Postfix's words; the relay allowlist is exempt."""
+
+    RATE_WARNING = r"warning: Connection rate limit exceeded: {count} from unknown\[{address}\] for service smtp$"
+
+    def greet_and_quit(self, relayguard, source):
+        client = self.connect(relayguard, source=source)
+        self.assertReply(client.read_reply(), 220)
+        self.assertReply(client.command("QUIT"), 221)
+        client.close()
+
+    def assertRateRefused(self, relayguard, source, count):
+        client = self.connect(relayguard, source=source)
+        reply = client.read_reply()
+        self.assertEqual(reply.line, f"421 4.7.0 {h.RELAYGUARD_HOSTNAME} Error: too many connections from {source}")
+        self.assertTrue(client.is_closed())
+        relayguard.wait_for_log(self.RATE_WARNING.format(count=count, address=re.escape(source)))
+
+    def test_connections_over_the_rate_are_refused_per_client(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"max-connection-rate": 3, "rate-window": "1h"})
+        for _ in range(3):
+            self.greet_and_quit(relayguard, h.UNTRUSTED_CLIENT)
+        self.assertRateRefused(relayguard, h.UNTRUSTED_CLIENT, 4)
+        self.assertRateRefused(relayguard, h.UNTRUSTED_CLIENT, 5)  # refused ones count too
+        self.greet_and_quit(relayguard, "127.0.0.3")  # another client has its own count
+        for _ in range(6):
+            self.greet_and_quit(relayguard, h.TRUSTED_CLIENT)  # the relay allowlist is not counted
+        self.assertNotRegex(relayguard.stderr(), r"rate limit exceeded: \d+ from unknown\[127\.0\.0\.(1|3)\]")
+        # Only the warning is logged for it, not a second reject line per connection.
+        self.assertNotIn("reject: connect from unknown[127.0.0.2]", relayguard.stderr())
+
+    def test_no_rate_limit_by_default(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink)
+        for _ in range(40):
+            self.greet_and_quit(relayguard, h.UNTRUSTED_CLIENT)
+        self.assertNotIn("Connection rate limit exceeded", relayguard.stderr())
+
+    def test_reload_keeps_the_counts_unless_the_window_changes(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"max-connection-rate": 2, "rate-window": "1h"})
+        self.greet_and_quit(relayguard, h.UNTRUSTED_CLIENT)
+        self.greet_and_quit(relayguard, h.UNTRUSTED_CLIENT)
+        self.assertRateRefused(relayguard, h.UNTRUSTED_CLIENT, 3)
+        # A new limit keeps the counts: this is the client's fourth connection in its window.
+        relayguard.reload(limits={"max-connection-rate": 3, "rate-window": "1h"})
+        self.assertRateRefused(relayguard, h.UNTRUSTED_CLIENT, 4)
+        # A new window length starts counting afresh.
+        relayguard.reload(limits={"max-connection-rate": 3, "rate-window": "30m"})
+        self.greet_and_quit(relayguard, h.UNTRUSTED_CLIENT)
+
+    def test_a_new_window_lets_the_client_in_again(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"max-connection-rate": 1, "rate-window": "1s"})
+        self.greet_and_quit(relayguard, h.UNTRUSTED_CLIENT)
+        self.assertRateRefused(relayguard, h.UNTRUSTED_CLIENT, 2)
+
+        def greeted_again():
+            client = self.connect(relayguard, source=h.UNTRUSTED_CLIENT)
+            greeted = client.read_reply().code == 220
+            client.close()
+            return greeted
+        # Bounded, not timed: a connection after the window ends begins a new one.
+        h.wait_until(greeted_again, 15, "a 220 once the window has ended", interval=0.3)
 
 
 class ClientTimeoutTests(h.IntegrationTestCase):

@@ -103,7 +103,7 @@ std::string full_configuration() {
   </auth>
   <limits max-connections="512" max-connections-per-client="8" max-recipients="250"
           max-message-size="10M" command-timeout="2m" data-timeout="15m" max-errors="4"
-          client-ipv6-prefix="56"/>
+          client-ipv6-prefix="56" max-connection-rate="30" rate-window="10m"/>
   <data bare-newline="normalize"/>
   <log target="syslog" level="debug"/>
 </relayguard>
@@ -189,6 +189,8 @@ TEST_CASE("A configuration with every element loads into the expected values", "
     CHECK(config.limits.max_connections == 512);
     CHECK(config.limits.max_connections_per_client == 8);
     CHECK(config.limits.client_ipv6_prefix == 56);
+    CHECK(config.limits.max_connection_rate == 30);
+    CHECK(config.limits.rate_window == std::chrono::minutes(10));
     CHECK(config.limits.max_recipients == 250);
     CHECK(config.limits.max_message_size == 10u * 1024 * 1024);
     CHECK(config.limits.command_timeout == std::chrono::minutes(2));
@@ -247,6 +249,8 @@ TEST_CASE("Omitted elements and attributes take the documented defaults", "[conf
     CHECK(config.limits.max_connections == 256);
     CHECK(config.limits.max_connections_per_client == 16);
     CHECK(config.limits.client_ipv6_prefix == 64);
+    CHECK(config.limits.max_connection_rate == 0);
+    CHECK(config.limits.rate_window == std::chrono::minutes(1));
     CHECK(config.limits.max_recipients == 100);
     CHECK(config.limits.max_message_size == 50u * 1024 * 1024);
     CHECK(config.limits.command_timeout == std::chrono::minutes(5));
@@ -475,6 +479,12 @@ TEST_CASE("Mistakes in identity tls limits data and log are reported with their 
          "<limits client-ipv6-prefix>", "\"16\" is out of range (32-128)"},
         {"client-ipv6-prefix too long", with_sections("  <limits client-ipv6-prefix=\"129\"/>\n"), 4,
          "<limits client-ipv6-prefix>", "\"129\" is out of range (32-128)"},
+        {"max-connection-rate negative", with_sections("  <limits max-connection-rate=\"-5\"/>\n"), 4,
+         "<limits max-connection-rate>", "\"-5\" is not a whole number"},
+        {"max-connection-rate huge", with_sections("  <limits max-connection-rate=\"2000000\"/>\n"), 4,
+         "<limits max-connection-rate>", "\"2000000\" is out of range (0-1000000)"},
+        {"rate-window too short", with_sections("  <limits rate-window=\"500ms\"/>\n"), 4,
+         "<limits rate-window>", "\"500ms\" is out of range (1s-1h)"},
         {"max-errors negative", with_sections("  <limits\n    max-errors=\"-1\"/>\n"), 5,
          "<limits max-errors>", "\"-1\" is not a whole number"},
         {"max-recipients huge", with_sections("  <limits max-recipients=\"99999999999\"/>\n"), 4,

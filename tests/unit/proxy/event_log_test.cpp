@@ -99,6 +99,8 @@ TEST_CASE("EventLog client notation and the connect and auth lines", "[log]") {
           "reject: connect from unknown[198.51.100.9]: 554 5.7.1 Access denied");
     CHECK(relayguard::proxy::connect_reject_line("2001:db8::9", "421 4.7.0 Too many connections") ==
           "reject: connect from unknown[2001:db8::9]: 421 4.7.0 Too many connections");
+    CHECK(relayguard::proxy::connection_rate_line("192.0.2.7", 31) ==
+          "Connection rate limit exceeded: 31 from unknown[192.0.2.7] for service smtp");
     CHECK(relayguard::proxy::auth_failure_line("192.0.2.7", "LOGIN") ==
           "unknown[192.0.2.7]: SASL LOGIN authentication failed: authentication failure");
 }

@@ -73,6 +73,10 @@ struct LimitsConfig {
     // How many leading bits of an IPv6 address name one client, for max-connections-per-client and the
     // AUTH lockout: a host normally owns a whole /64 (IPv4 clients are always counted per address).
     unsigned client_ipv6_prefix = 64;
+    // Connections one client may open per rate_window (Postfix's smtpd_client_connection_rate_limit,
+    // also off by default there); 0: no limit. Clients on the relay allowlist are not counted.
+    unsigned max_connection_rate = 0;
+    std::chrono::milliseconds rate_window{std::chrono::minutes(1)}; // Postfix's anvil_rate_time_unit
     unsigned max_recipients = 100;
     std::uint64_t max_message_size = 50ull * 1024 * 1024;
     std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};

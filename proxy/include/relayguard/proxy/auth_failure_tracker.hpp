@@ -15,6 +15,7 @@
 // flood of fresh addresses cannot flush a lockout unless it earns as many lockouts itself. Expired
 // entries are otherwise pruned lazily, a few at each call. All operations are O(1) amortized.
 #include <relayguard/policy/ip_address.hpp>
+#include <relayguard/proxy/client_key_hash.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -52,12 +53,7 @@ public:
 private:
     // An IPv4 address or an IPv6 prefix (IpAddress::client_block).
     using Key = policy::IpAddress;
-    // Keyed with a per-process random seed, so a client cannot choose addresses that all fall into one
-    // bucket and turn lookups into list scans.
-    struct KeyHash {
-        std::uint64_t seed = 0;
-        std::size_t operator()(const Key& key) const;
-    };
+    using KeyHash = ClientKeyHash;
     // Oldest last failure first; one list for clients below the limit, one for locked-out clients.
     using Order = std::list<Key>;
     struct Entry {

@@ -80,6 +80,10 @@ std::string reject_line(std::string_view command, std::string_view client_addres
 // "reject: connect from unknown[<addr>]: <reply line>", for a client refused at connect.
 std::string connect_reject_line(std::string_view client_address, std::string_view reply_line);
 
+// "Connection rate limit exceeded: <count> from unknown[<addr>] for service smtp": Postfix's smtpd
+// warning for a client refused by <limits max-connection-rate>; log it as a warning.
+std::string connection_rate_line(std::string_view client_address, unsigned connections);
+
 // "unknown[<addr>]: SASL <mechanism> authentication failed: authentication failure"; log it as a
 // warning. Only the mechanism is named, never the user name or anything the client sent in the exchange.
 std::string auth_failure_line(std::string_view client_address, std::string_view mechanism);

@@ -1,0 +1,107 @@
+#include <relayguard/policy/ip_address.hpp>
+#include <relayguard/proxy/connection_rate_tracker.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+
+using relayguard::policy::IpAddress;
+using relayguard::proxy::ConnectionRateTracker;
+
+namespace connection_rate_tracker_test {
+
+IpAddress address(const char* text) {
+    const auto parsed = IpAddress::parse(text);
+    REQUIRE(parsed.has_value());
+    return *parsed;
+}
+
+IpAddress numbered_v4(unsigned number) {
+    return IpAddress::from_v4({10, static_cast<std::uint8_t>(number >> 16),
+                               static_cast<std::uint8_t>(number >> 8), static_cast<std::uint8_t>(number)});
+}
+
+// A fixed starting point; the tracker only compares differences.
+const ConnectionRateTracker::Clock::time_point start{std::chrono::hours(1000)};
+
+} // namespace connection_rate_tracker_test
+
+TEST_CASE("connection rate tracker counts a client's connections within its window",
+          "[connection_rate_tracker]") {
+    using connection_rate_tracker_test::start;
+    ConnectionRateTracker tracker(std::chrono::minutes(1));
+    const IpAddress client = connection_rate_tracker_test::address("192.0.2.7");
+    REQUIRE(tracker.record_connection(client, start) == 1);
+    REQUIRE(tracker.record_connection(client, start + std::chrono::seconds(10)) == 2);
+    REQUIRE(tracker.record_connection(client, start + std::chrono::seconds(59)) == 3);
+    // Another client has its own count.
+    REQUIRE(tracker.record_connection(connection_rate_tracker_test::address("192.0.2.8"), start) == 1);
+    REQUIRE(tracker.size() == 2);
+}
+
+TEST_CASE("connection rate tracker begins a new window at the first connection after one ends",
+          "[connection_rate_tracker]") {
+    using connection_rate_tracker_test::start;
+    ConnectionRateTracker tracker(std::chrono::minutes(1));
+    const IpAddress client = connection_rate_tracker_test::address("192.0.2.7");
+    tracker.record_connection(client, start);
+    tracker.record_connection(client, start + std::chrono::seconds(30));
+    // The window is counted from its first connection, not slid along with the later ones.
+    REQUIRE(tracker.record_connection(client,
+                                      start + std::chrono::minutes(1) - std::chrono::nanoseconds(1)) == 3);
+    REQUIRE(tracker.record_connection(client, start + std::chrono::minutes(1)) == 1);
+    const auto second_window = start + std::chrono::minutes(1);
+    REQUIRE(tracker.record_connection(client, second_window + std::chrono::seconds(59)) == 2);
+    REQUIRE(tracker.record_connection(client, second_window + std::chrono::minutes(1)) == 1);
+}
+
+TEST_CASE("connection rate tracker counts an IPv6 client per prefix", "[connection_rate_tracker]") {
+    using connection_rate_tracker_test::address;
+    using connection_rate_tracker_test::start;
+    ConnectionRateTracker per_64(std::chrono::minutes(1), 64);
+    REQUIRE(per_64.record_connection(address("2001:db8:1:2::a"), start) == 1);
+    REQUIRE(per_64.record_connection(address("2001:db8:1:2:ffff::b"), start) == 2);
+    REQUIRE(per_64.record_connection(address("2001:db8:1:3::a"), start) == 1);
+    ConnectionRateTracker per_address(std::chrono::minutes(1), 128);
+    REQUIRE(per_address.record_connection(address("2001:db8:1:2::a"), start) == 1);
+    REQUIRE(per_address.record_connection(address("2001:db8:1:2::b"), start) == 1);
+    // IPv4 clients are counted per address whatever the prefix.
+    REQUIRE(per_64.record_connection(address("192.0.2.7"), start) == 1);
+    REQUIRE(per_64.record_connection(address("192.0.2.8"), start) == 1);
+}
+
+TEST_CASE("connection rate tracker drops ended windows as it goes", "[connection_rate_tracker]") {
+    using connection_rate_tracker_test::numbered_v4;
+    using connection_rate_tracker_test::start;
+    ConnectionRateTracker tracker(std::chrono::seconds(10));
+    for (unsigned number = 0; number < 100; ++number) {
+        tracker.record_connection(numbered_v4(number), start);
+    }
+    REQUIRE(tracker.size() == 100);
+    // Each call after the windows ended prunes a few of them besides adding its own client.
+    for (unsigned number = 1000; number < 1100; ++number) {
+        tracker.record_connection(numbered_v4(number), start + std::chrono::seconds(10));
+    }
+    REQUIRE(tracker.size() == 100);
+}
+
+TEST_CASE("connection rate tracker is bounded and gives up the oldest window first",
+          "[connection_rate_tracker]") {
+    using connection_rate_tracker_test::numbered_v4;
+    using connection_rate_tracker_test::start;
+    ConnectionRateTracker tracker(std::chrono::hours(1), 64, 3);
+    const IpAddress oldest = numbered_v4(1);
+    const IpAddress middle = numbered_v4(2);
+    const IpAddress newest = numbered_v4(3);
+    tracker.record_connection(oldest, start);
+    tracker.record_connection(middle, start + std::chrono::seconds(1));
+    tracker.record_connection(newest, start + std::chrono::seconds(2));
+    tracker.record_connection(oldest, start + std::chrono::seconds(3)); // same window: stays the oldest
+    REQUIRE(tracker.record_connection(numbered_v4(4), start + std::chrono::seconds(4)) == 1);
+    REQUIRE(tracker.size() == 3);
+    // The oldest window went, so that client starts again; the others kept their counts.
+    REQUIRE(tracker.record_connection(middle, start + std::chrono::seconds(5)) == 2);
+    REQUIRE(tracker.record_connection(newest, start + std::chrono::seconds(5)) == 2);
+    REQUIRE(tracker.size() == 3);
+}
