@@ -1,3 +1,5 @@
+#include "client_addresses.hpp"
+
 #include <relayguard/policy/ip_address.hpp>
 #include <relayguard/proxy/auth_failure_tracker.hpp>
 
@@ -12,20 +14,9 @@ using relayguard::proxy::AuthFailureTracker;
 namespace auth_failure_tracker_test {
 
 using namespace std::chrono_literals;
-
-IpAddress address(const char* text) {
-    const auto parsed = IpAddress::parse(text);
-    REQUIRE(parsed.has_value());
-    return *parsed;
-}
-
-IpAddress numbered_v4(unsigned number) {
-    return IpAddress::from_v4({10, static_cast<std::uint8_t>(number >> 16),
-                               static_cast<std::uint8_t>(number >> 8), static_cast<std::uint8_t>(number)});
-}
-
-// A fixed starting point; the tracker only compares differences.
-const AuthFailureTracker::Clock::time_point start{std::chrono::hours(1000)};
+using client_addresses::address;
+using client_addresses::numbered_v4;
+using client_addresses::start;
 
 } // namespace auth_failure_tracker_test
 

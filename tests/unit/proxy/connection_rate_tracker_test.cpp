@@ -1,3 +1,5 @@
+#include "client_addresses.hpp"
+
 #include <relayguard/policy/ip_address.hpp>
 #include <relayguard/proxy/connection_rate_tracker.hpp>
 
@@ -11,19 +13,9 @@ using relayguard::proxy::ConnectionRateTracker;
 
 namespace connection_rate_tracker_test {
 
-IpAddress address(const char* text) {
-    const auto parsed = IpAddress::parse(text);
-    REQUIRE(parsed.has_value());
-    return *parsed;
-}
-
-IpAddress numbered_v4(unsigned number) {
-    return IpAddress::from_v4({10, static_cast<std::uint8_t>(number >> 16),
-                               static_cast<std::uint8_t>(number >> 8), static_cast<std::uint8_t>(number)});
-}
-
-// A fixed starting point; the tracker only compares differences.
-const ConnectionRateTracker::Clock::time_point start{std::chrono::hours(1000)};
+using client_addresses::address;
+using client_addresses::numbered_v4;
+using client_addresses::start;
 
 } // namespace connection_rate_tracker_test
 
