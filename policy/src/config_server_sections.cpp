@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <utility>
 
 namespace relayguard::policy {
 namespace config_server_sections_detail {
@@ -22,6 +23,10 @@ constexpr milliseconds max_shutdown_timeout = std::chrono::minutes(10);
 constexpr unsigned max_connections_limit = 65535;
 constexpr unsigned max_recipients_limit = 100'000;
 constexpr unsigned max_connection_rate_limit = 1'000'000;
+constexpr unsigned max_mail_rate_limit = 10'000'000;
+constexpr unsigned max_lockout_after = 100;
+constexpr milliseconds max_mail_rate_window = std::chrono::hours(24);
+constexpr milliseconds max_login_lockout = std::chrono::hours(24 * 7);
 // Windows are counted from a client's first connection, so a window much shorter than a second would
 // measure bursts, not rates; an hour is the longest Postfix's anvil is usually given.
 constexpr milliseconds min_rate_window = std::chrono::seconds(1);
@@ -125,9 +130,11 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
     namespace local = config_server_sections_detail;
     const ConfigElement element(xml, log,
                                 {"max-connections", "max-connections-per-client", "client-ipv6-prefix",
-                                 "max-connection-rate", "rate-window", "max-recipients", "max-message-size",
-                                 "command-timeout", "data-timeout", "max-errors", "greet-delay",
-                                 "shutdown-timeout"});
+                                 "max-connection-rate", "rate-window", "max-message-rate",
+                                 "max-recipient-rate", "max-login-message-rate", "max-login-recipient-rate",
+                                 "mail-rate-window", "login-lockout-after", "login-lockout", "max-recipients",
+                                 "max-message-size", "command-timeout", "data-timeout", "max-errors",
+                                 "greet-delay", "shutdown-timeout"});
     element.reject_children();
     LimitsConfig& limits = draft.config.limits;
     element.read("max-connections", limits.max_connections, whole_number_in(1, local::max_connections_limit));
@@ -140,6 +147,19 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
                  whole_number_in(0, local::max_connection_rate_limit));
     element.read("rate-window", limits.rate_window,
                  duration_in(local::min_rate_window, local::max_rate_window));
+    for (const auto& [name, value] :
+         {std::pair{"max-message-rate", &limits.max_message_rate},
+          std::pair{"max-recipient-rate", &limits.max_recipient_rate},
+          std::pair{"max-login-message-rate", &limits.max_login_message_rate},
+          std::pair{"max-login-recipient-rate", &limits.max_login_recipient_rate}}) {
+        element.read(name, *value, whole_number_in(0, local::max_mail_rate_limit));
+    }
+    element.read("mail-rate-window", limits.mail_rate_window,
+                 duration_in(local::min_rate_window, local::max_mail_rate_window));
+    element.read("login-lockout-after", limits.login_lockout_after,
+                 whole_number_in(0, local::max_lockout_after));
+    element.read("login-lockout", limits.login_lockout,
+                 duration_in(local::min_rate_window, local::max_login_lockout));
     element.read("max-recipients", limits.max_recipients, whole_number_in(1, local::max_recipients_limit));
     element.read("max-message-size", limits.max_message_size,
                  size_in(local::min_message_size, local::max_message_size_limit));

@@ -923,6 +923,10 @@ void ClientSession::handle_mail(const Command& command) {
         transaction().mail_from.clear();
         return;
     }
+    if (!within_mail_rates(MailRateLimiter::Event::message, "MAIL", {})) {
+        transaction().mail_from.clear();
+        return;
+    }
     transaction().smtputf8 = mail.smtputf8;
     transaction().mail_line = "MAIL FROM:" + transaction().mail_from;
     // The parameters are kept parsed so that they can be matched to the upstream's capabilities once
@@ -991,6 +995,9 @@ void ClientSession::handle_rcpt(const Command& command) {
         queue(replies::upstream_lacks_smtputf8);
         log_reject("RCPT", client_session_detail::without_line_end(replies::upstream_lacks_smtputf8),
                    transaction().rcpt_pending);
+        return;
+    }
+    if (!within_mail_rates(MailRateLimiter::Event::recipient, "RCPT", transaction().rcpt_pending)) {
         return;
     }
     std::string line = "RCPT TO:" + transaction().rcpt_pending;
@@ -1148,6 +1155,13 @@ void ClientSession::handle_auth_step(AuthStep step) {
         break;
     }
     phase_ = Phase::command;
+    // Before the password is checked, so the answer is the same whatever password comes with the name.
+    if (host_.mail_rates().login_disabled(step.username, std::chrono::steady_clock::now())) {
+        queue(replies::auth_temporary_failure);
+        host_.log().warning(client_notation(client_address()) + ": AUTH refused: login " + step.username +
+                            " is disabled for sending too much mail");
+        return;
+    }
     std::optional<policy::PasswordHash> hash;
     for (const policy::UserConfig& user : config_->auth.users) {
         if (user.name == step.username) {
@@ -1396,6 +1410,28 @@ void ClientSession::log_reject(std::string_view command, std::string_view reply_
                                  client_session_detail::without_brackets(transaction().mail_from),
                                  client_session_detail::without_brackets(to), esmtp_ ? "ESMTP" : "SMTP",
                                  helo_));
+}
+
+bool ClientSession::within_mail_rates(MailRateLimiter::Event event, std::string_view command,
+                                      std::string_view to) {
+    MailRateLimiter& rates = host_.mail_rates();
+    const MailRateLimiter::Decision decision =
+        rates.record(event, client_, config_->relay.is_trusted_network(client_), authenticated_user_,
+                     std::chrono::steady_clock::now());
+    if (!decision.refused()) {
+        return true;
+    }
+    const std::string reply =
+        MailRateLimiter::refusal(decision, event, client_address(), authenticated_user_);
+    queue(reply + "\r\n");
+    log_reject(command, reply, to);
+    if (decision.disabled_now) {
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(rates.login_lockout()).count();
+        host_.log().warning("login " + authenticated_user_ + " disabled for " + std::to_string(seconds) +
+                            "s: over its mail rate in " + std::to_string(rates.login_lockout_after()) +
+                            " windows, the last from " + client_notation(client_address()));
+    }
+    return false;
 }
 
 void ClientSession::log_accepted(const ParsedReply& reply) {

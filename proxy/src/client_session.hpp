@@ -142,6 +142,9 @@ private:
     policy::ClientFacts facts() const { return policy::ClientFacts{client_, authenticated_user_}; }
 
     void log_reject(std::string_view command, std::string_view reply_line, std::string_view to);
+    // Counts a message or a recipient against the client's and the login's rates; when one is over,
+    // answers and logs the refusal and returns false.
+    bool within_mail_rates(MailRateLimiter::Event event, std::string_view command, std::string_view to);
     void log_accepted(const ParsedReply& reply);
 
     std::shared_ptr<SessionHost> host_holder_;

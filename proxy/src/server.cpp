@@ -3,7 +3,7 @@
 #include "session_host.hpp"
 #include "smtp_replies.hpp"
 
-#include <relayguard/proxy/connection_rate_tracker.hpp>
+#include <relayguard/proxy/client_rate_tracker.hpp>
 #include <relayguard/proxy/event_log.hpp>
 #include <relayguard/proxy/server.hpp>
 
@@ -57,8 +57,9 @@ public:
           log_(log), pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks),
           auth_failures_(std::make_unique<AuthFailureTracker>(
               config_->auth.max_failures, config_->auth.lockout, config_->limits.client_ipv6_prefix)),
-          connection_rates_(std::make_unique<ConnectionRateTracker>(config_->limits.rate_window,
-                                                                    config_->limits.client_ipv6_prefix)),
+          connection_rates_(std::make_unique<ClientRateTracker>(config_->limits.rate_window,
+                                                                config_->limits.client_ipv6_prefix)),
+          mail_rates_(config_->limits),
           password_checker_([&io](std::function<void()> job) { asio::post(io, std::move(job)); }),
           shutdown_timer_(io), sweep_timer_(io) {}
 
@@ -78,6 +79,7 @@ public:
     std::shared_ptr<const TlsServerContext> tls_context() const override { return tls_.listeners; }
     std::shared_ptr<const TlsClientContext> upstream_tls_context() const override { return tls_.upstream; }
     AuthFailureTracker& auth_failures() override { return *auth_failures_; }
+    MailRateLimiter& mail_rates() override { return mail_rates_; }
     PasswordChecker& password_checker() override { return password_checker_; }
     void note_upstream_smtputf8(bool offered) override { upstream_smtputf8_ = offered; }
     void session_ended(ClientSession& session) override;
@@ -121,7 +123,8 @@ private:
     EventLog& log_;
     BufferPool pool_;
     std::unique_ptr<AuthFailureTracker> auth_failures_;
-    std::unique_ptr<ConnectionRateTracker> connection_rates_;
+    std::unique_ptr<ClientRateTracker> connection_rates_;
+    MailRateLimiter mail_rates_;
     PasswordChecker password_checker_;
     std::vector<std::shared_ptr<Listener>> listeners_;
     bool started_ = false;
@@ -251,7 +254,7 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
     if (config_->limits.rate_window != config->limits.rate_window || prefix_before != prefix_after) {
         // Windows measured against the old length or prefix do not carry over; a change of the limit
         // alone keeps the counts, as a reload keeps the AUTH failures.
-        connection_rates_ = std::make_unique<ConnectionRateTracker>(config->limits.rate_window, prefix_after);
+        connection_rates_ = std::make_unique<ClientRateTracker>(config->limits.rate_window, prefix_after);
     }
     if (before.max_failures != after.max_failures || before.lockout != after.lockout ||
         prefix_before != prefix_after) {
@@ -263,6 +266,7 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
     if (config->upstream.host != config_->upstream.host || config->upstream.port != config_->upstream.port) {
         upstream_smtputf8_ = false; // learnt of the old upstream; the new one has to show it again
     }
+    mail_rates_.reconfigure(config->limits, config->auth.users);
     config_ = std::move(config);
     if (prefix_before != prefix_after) {
         recount_sessions_per_client();
@@ -285,7 +289,7 @@ unsigned Server::Impl::count_connection(const policy::IpAddress& client,
     if (config_->limits.max_connection_rate == 0 || config_->relay.is_trusted_network(client)) {
         return 0;
     }
-    return connection_rates_->record_connection(client, now);
+    return connection_rates_->record(client, now);
 }
 
 void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {

@@ -4,6 +4,7 @@
 #include <relayguard/proxy/auth_failure_tracker.hpp>
 #include <relayguard/proxy/buffer_pool.hpp>
 #include <relayguard/proxy/event_log.hpp>
+#include <relayguard/proxy/mail_rate_limiter.hpp>
 #include <relayguard/proxy/password_checker.hpp>
 #include <relayguard/proxy/tls_context.hpp>
 
@@ -35,6 +36,9 @@ public:
     virtual std::shared_ptr<const TlsClientContext> upstream_tls_context() const = 0;
     // AUTH failures per client address, shared by all sessions (brute force spreads over connections).
     virtual AuthFailureTracker& auth_failures() = 0;
+    // Messages and recipients per client and per login, shared by all sessions (<limits
+    // max-message-rate> and the others).
+    virtual MailRateLimiter& mail_rates() = 0;
     // PBKDF2 checks run here, off the event loop.
     virtual PasswordChecker& password_checker() = 0;
     // Called from the session's destructor.

@@ -103,7 +103,9 @@ std::string full_configuration() {
   </auth>
   <limits max-connections="512" max-connections-per-client="8" max-recipients="250"
           max-message-size="10M" command-timeout="2m" data-timeout="15m" max-errors="4"
-          client-ipv6-prefix="56" max-connection-rate="30" rate-window="10m"/>
+          client-ipv6-prefix="56" max-connection-rate="30" rate-window="10m" max-message-rate="40"
+          max-recipient-rate="400" max-login-message-rate="100" max-login-recipient-rate="2000"
+          mail-rate-window="2h" login-lockout-after="2" login-lockout="1d"/>
   <data bare-newline="normalize"/>
   <log target="syslog" level="debug"/>
 </relayguard>
@@ -191,6 +193,13 @@ TEST_CASE("A configuration with every element loads into the expected values", "
     CHECK(config.limits.client_ipv6_prefix == 56);
     CHECK(config.limits.max_connection_rate == 30);
     CHECK(config.limits.rate_window == std::chrono::minutes(10));
+    CHECK(config.limits.max_message_rate == 40);
+    CHECK(config.limits.max_recipient_rate == 400);
+    CHECK(config.limits.max_login_message_rate == 100);
+    CHECK(config.limits.max_login_recipient_rate == 2000);
+    CHECK(config.limits.mail_rate_window == std::chrono::hours(2));
+    CHECK(config.limits.login_lockout_after == 2);
+    CHECK(config.limits.login_lockout == std::chrono::hours(24));
     CHECK(config.limits.max_recipients == 250);
     CHECK(config.limits.max_message_size == 10u * 1024 * 1024);
     CHECK(config.limits.command_timeout == std::chrono::minutes(2));
@@ -251,6 +260,13 @@ TEST_CASE("Omitted elements and attributes take the documented defaults", "[conf
     CHECK(config.limits.client_ipv6_prefix == 64);
     CHECK(config.limits.max_connection_rate == 0);
     CHECK(config.limits.rate_window == std::chrono::minutes(1));
+    CHECK(config.limits.max_message_rate == 0);
+    CHECK(config.limits.max_recipient_rate == 0);
+    CHECK(config.limits.max_login_message_rate == 0);
+    CHECK(config.limits.max_login_recipient_rate == 0);
+    CHECK(config.limits.mail_rate_window == std::chrono::hours(1));
+    CHECK(config.limits.login_lockout_after == 3);
+    CHECK(config.limits.login_lockout == std::chrono::hours(1));
     CHECK(config.limits.max_recipients == 100);
     CHECK(config.limits.max_message_size == 50u * 1024 * 1024);
     CHECK(config.limits.command_timeout == std::chrono::minutes(5));
@@ -485,6 +501,12 @@ TEST_CASE("Mistakes in identity tls limits data and log are reported with their 
          "<limits max-connection-rate>", "\"2000000\" is out of range (0-1000000)"},
         {"rate-window too short", with_sections("  <limits rate-window=\"500ms\"/>\n"), 4,
          "<limits rate-window>", "\"500ms\" is out of range (1s-1h)"},
+        {"max-login-recipient-rate words", with_sections("  <limits max-login-recipient-rate=\"lots\"/>\n"),
+         4, "<limits max-login-recipient-rate>", "\"lots\" is not a whole number"},
+        {"mail-rate-window too long", with_sections("  <limits mail-rate-window=\"2d\"/>\n"), 4,
+         "<limits mail-rate-window>", "is out of range"},
+        {"login-lockout-after too many", with_sections("  <limits login-lockout-after=\"101\"/>\n"), 4,
+         "<limits login-lockout-after>", "\"101\" is out of range (0-100)"},
         {"max-errors negative", with_sections("  <limits\n    max-errors=\"-1\"/>\n"), 5,
          "<limits max-errors>", "\"-1\" is not a whole number"},
         {"max-recipients huge", with_sections("  <limits max-recipients=\"99999999999\"/>\n"), 4,

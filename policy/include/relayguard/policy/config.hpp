@@ -77,6 +77,18 @@ struct LimitsConfig {
     // also off by default there); 0: no limit. Clients on the relay allowlist are not counted.
     unsigned max_connection_rate = 0;
     std::chrono::milliseconds rate_window{std::chrono::minutes(1)}; // Postfix's anvil_rate_time_unit
+    // Messages (MAIL) and recipients (RCPT) per mail_rate_window: per client (Postfix's
+    // smtpd_client_message_rate_limit and _recipient_rate_limit; the relay allowlist is not counted)
+    // and per AUTH login; 0: no limit. Answered 450 4.7.1.
+    unsigned max_message_rate = 0;
+    unsigned max_recipient_rate = 0;
+    unsigned max_login_message_rate = 0;
+    unsigned max_login_recipient_rate = 0;
+    std::chrono::milliseconds mail_rate_window{std::chrono::hours(1)};
+    // A login over one of its rates in this many windows, each within login_lockout of the one before,
+    // is disabled for login_lockout; 0: never.
+    unsigned login_lockout_after = 3;
+    std::chrono::milliseconds login_lockout{std::chrono::hours(1)};
     unsigned max_recipients = 100;
     std::uint64_t max_message_size = 50ull * 1024 * 1024;
     std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};

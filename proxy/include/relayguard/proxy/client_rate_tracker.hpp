@@ -1,9 +1,9 @@
 #pragma once
-// Connections per client per time window, for <limits max-connection-rate> (Postfix's
-// smtpd_client_connection_rate_limit, counted as its anvil server does): a client's window begins at
-// its first connection and lasts `window`; its next connection after that begins a new window. The
-// server refuses a connection that takes the count over the limit. Pure: the time is passed in, so
-// tests step it by hand.
+// Events per client per time window: connections for <limits max-connection-rate>, messages and
+// recipients for max-message-rate and max-recipient-rate (Postfix's smtpd_client_*_rate_limit,
+// counted as its anvil server counts them): a client's window begins at its first event and lasts
+// `window`; its next event after that begins a new window. The caller refuses the event that takes the
+// count over its limit. Pure: the time is passed in, so tests step it by hand.
 //
 // Clients are counted per IPv4 address and per IPv6 prefix (<limits client-ipv6-prefix>), as for the
 // AUTH lockout: one IPv6 host can pick a fresh address of its /64 for every connection.
@@ -22,7 +22,7 @@
 
 namespace relayguard::proxy {
 
-class ConnectionRateTracker {
+class ClientRateTracker {
 public:
     using Clock = std::chrono::steady_clock;
 
@@ -30,12 +30,11 @@ public:
     static constexpr std::size_t default_max_entries = 10'000;
 
     // `window` > 0 (the configuration loader guarantees at least a second). `max_entries` >= 1.
-    explicit ConnectionRateTracker(std::chrono::milliseconds window, unsigned ipv6_prefix = 64,
-                                   std::size_t max_entries = default_max_entries);
+    explicit ClientRateTracker(std::chrono::milliseconds window, unsigned ipv6_prefix = 64,
+                               std::size_t max_entries = default_max_entries);
 
-    // Counts one connection and returns the client's connections in its current window, this one
-    // included.
-    unsigned record_connection(const policy::IpAddress& client, Clock::time_point now);
+    // Counts one event and returns the client's events in its current window, this one included.
+    unsigned record(const policy::IpAddress& client, Clock::time_point now);
 
     // Clients tracked now, ended windows not yet pruned included.
     std::size_t size() const { return entries_.size(); }
@@ -44,7 +43,7 @@ private:
     using Key = policy::IpAddress; // an IPv4 address or an IPv6 prefix (IpAddress::client_block)
     using Order = std::list<Key>;  // oldest window first
     struct Entry {
-        unsigned connections = 0;
+        unsigned events = 0;
         Clock::time_point window_start;
         Order::iterator position;
     };

@@ -1,31 +1,31 @@
-#include <relayguard/proxy/connection_rate_tracker.hpp>
+#include <relayguard/proxy/client_rate_tracker.hpp>
 
 #include <algorithm>
 #include <limits>
 
 namespace relayguard::proxy {
-namespace connection_rate_tracker_detail {
+namespace client_rate_tracker_detail {
 
 // Ended windows dropped per call: more than the one entry a call can add, so the table shrinks back
 // after a burst of clients, and never a long sweep inside one accept.
 constexpr std::size_t prune_batch = 4;
 
-} // namespace connection_rate_tracker_detail
+} // namespace client_rate_tracker_detail
 
-ConnectionRateTracker::ConnectionRateTracker(std::chrono::milliseconds window, unsigned ipv6_prefix,
-                                             std::size_t max_entries)
+ClientRateTracker::ClientRateTracker(std::chrono::milliseconds window, unsigned ipv6_prefix,
+                                     std::size_t max_entries)
     : window_(std::chrono::duration_cast<Clock::duration>(std::max(window, std::chrono::milliseconds{1}))),
       ipv6_prefix_(ipv6_prefix), max_entries_(std::max<std::size_t>(max_entries, 1)),
       entries_(0, ClientKeyHash{unpredictable_seed()}) {
 }
 
-void ConnectionRateTracker::erase_front() {
+void ClientRateTracker::erase_front() {
     entries_.erase(order_.front());
     order_.pop_front();
 }
 
-unsigned ConnectionRateTracker::record_connection(const policy::IpAddress& client, Clock::time_point now) {
-    for (std::size_t pruned = 0; pruned < connection_rate_tracker_detail::prune_batch && !order_.empty() &&
+unsigned ClientRateTracker::record(const policy::IpAddress& client, Clock::time_point now) {
+    for (std::size_t pruned = 0; pruned < client_rate_tracker_detail::prune_batch && !order_.empty() &&
                                  ended(entries_.at(order_.front()), now);
          ++pruned) {
         erase_front();
@@ -49,14 +49,14 @@ unsigned ConnectionRateTracker::record_connection(const policy::IpAddress& clien
     if (ended(entry, now)) {
         // A new window: to the back of the order, which stays sorted by window start (the clock only
         // goes forward); splice moves the node without allocating.
-        entry.connections = 0;
+        entry.events = 0;
         entry.window_start = now;
         order_.splice(order_.end(), order_, entry.position);
     }
-    if (entry.connections < std::numeric_limits<unsigned>::max()) {
-        ++entry.connections;
+    if (entry.events < std::numeric_limits<unsigned>::max()) {
+        ++entry.events;
     }
-    return entry.connections;
+    return entry.events;
 }
 
 } // namespace relayguard::proxy
