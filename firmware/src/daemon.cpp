@@ -244,14 +244,16 @@ bool Daemon::Impl::step_descriptors() {
         line += " (could not raise: " + limit.error + ")";
     }
     log_->info(line);
+    const policy::LimitsConfig& limits = config_->limits;
     const std::uint64_t needed =
-        descriptors_needed(config_->limits.max_connections, config_->listeners.size());
+        descriptors_needed(limits.max_connections + limits.trusted_connections, config_->listeners.size());
     if (limit.now < needed) {
         log_->warning("boot: descriptors: " + std::to_string(limit.now) + " are fewer than the " +
                       std::to_string(needed) + " that <limits max-connections=\"" +
-                      std::to_string(config_->limits.max_connections) +
+                      std::to_string(limits.max_connections) + "\" trusted-connections=\"" +
+                      std::to_string(limits.trusted_connections) +
                       "\"> sessions and their upstream connections need; raise the hard limit (systemd "
-                      "LimitNOFILE=, procd limits nofile=) or lower max-connections");
+                      "LimitNOFILE=, procd limits nofile=) or lower the limits");
     }
     return true;
 }

@@ -37,8 +37,8 @@ DescriptorLimit raise_descriptor_limit() {
     return result;
 }
 
-std::uint64_t descriptors_needed(unsigned max_connections, std::size_t listeners) {
-    return 2 * std::uint64_t{max_connections} + listeners + descriptor_limit_detail::fixed_descriptors;
+std::uint64_t descriptors_needed(unsigned sessions, std::size_t listeners) {
+    return 2 * std::uint64_t{sessions} + listeners + descriptor_limit_detail::fixed_descriptors;
 }
 
 } // namespace relayguard::firmware

@@ -19,8 +19,8 @@ struct DescriptorLimit {
 // descriptor limit) raises it to fs.nr_open's default ceiling instead.
 DescriptorLimit raise_descriptor_limit();
 
-// Descriptors `max_connections` sessions need with their upstream connections, plus the listeners, the
-// log, the watchdog and netlink: what the limit should allow.
-std::uint64_t descriptors_needed(unsigned max_connections, std::size_t listeners);
+// Descriptors `sessions` (both connection pools) need with their upstream connections, plus the listeners,
+// the log, the watchdog and netlink: what the limit should allow.
+std::uint64_t descriptors_needed(unsigned sessions, std::size_t listeners);
 
 } // namespace relayguard::firmware

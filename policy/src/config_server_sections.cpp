@@ -1,6 +1,7 @@
 #include "config_element.hpp"
 #include "config_sections.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <utility>
@@ -129,15 +130,33 @@ void read_tls_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Probl
 void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
     namespace local = config_server_sections_detail;
     const ConfigElement element(xml, log,
-                                {"max-connections", "max-connections-per-client", "client-ipv6-prefix",
-                                 "max-connection-rate", "rate-window", "max-message-rate",
-                                 "max-recipient-rate", "max-login-message-rate", "max-login-recipient-rate",
-                                 "mail-rate-window", "login-lockout-after", "login-lockout", "max-recipients",
-                                 "max-message-size", "command-timeout", "data-timeout", "max-errors",
-                                 "greet-delay", "shutdown-timeout"});
+                                {"max-connections",
+                                 "trusted-connections",
+                                 "max-connections-per-client",
+                                 "client-ipv6-prefix",
+                                 "max-connection-rate",
+                                 "rate-window",
+                                 "max-message-rate",
+                                 "max-recipient-rate",
+                                 "max-login-message-rate",
+                                 "max-login-recipient-rate",
+                                 "mail-rate-window",
+                                 "login-lockout-after",
+                                 "login-lockout",
+                                 "max-recipients",
+                                 "max-message-size",
+                                 "command-timeout",
+                                 "data-timeout",
+                                 "max-errors",
+                                 "greet-delay",
+                                 "shutdown-timeout"});
     element.reject_children();
     LimitsConfig& limits = draft.config.limits;
     element.read("max-connections", limits.max_connections, whole_number_in(1, local::max_connections_limit));
+    if (!element.read("trusted-connections", limits.trusted_connections,
+                      whole_number_in(1, local::max_connections_limit))) {
+        limits.trusted_connections = limits.max_connections;
+    }
     const bool per_client_given =
         element.read("max-connections-per-client", limits.max_connections_per_client,
                      whole_number_in(1, local::max_connections_limit));
@@ -172,10 +191,12 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
                  duration_in(std::chrono::milliseconds{0}, local::max_greet_delay));
     element.read("shutdown-timeout", limits.shutdown_timeout,
                  duration_in(std::chrono::milliseconds{0}, local::max_shutdown_timeout));
-    if (per_client_given && limits.max_connections_per_client > limits.max_connections) {
+    if (per_client_given &&
+        limits.max_connections_per_client > std::max(limits.max_connections, limits.trusted_connections)) {
         const std::optional<AttributeText> per_client = element.attribute("max-connections-per-client");
         log.warning(per_client->line, element.item("max-connections-per-client"),
                     "is larger than max-connections (" + std::to_string(limits.max_connections) +
+                        ") and trusted-connections (" + std::to_string(limits.trusted_connections) +
                         "), so it never applies");
     }
 }

@@ -1156,10 +1156,11 @@ void ClientSession::handle_auth_step(AuthStep step) {
     }
     phase_ = Phase::command;
     // Before the password is checked, so the answer is the same whatever password comes with the name.
+    // It counts as an error, so one connection cannot repeat it (and its log line) without end.
     if (host_.mail_rates().login_disabled(step.username, std::chrono::steady_clock::now())) {
-        queue(replies::auth_temporary_failure);
         host_.log().warning(client_notation(client_address()) + ": AUTH refused: login " + step.username +
                             " is disabled for sending too much mail");
+        protocol_error(replies::auth_temporary_failure);
         return;
     }
     std::optional<policy::PasswordHash> hash;
@@ -1187,6 +1188,7 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
     case PasswordChecker::CheckResult::valid:
         authenticated_user_ = user;
         host_.auth_failures().record_success(client_);
+        host_.session_authenticated(*this);
         if (upstream_open()) {
             quit_upstream(); // the next MAIL reconnects, so XCLIENT can pass LOGIN=
         }

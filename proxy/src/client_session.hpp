@@ -48,9 +48,9 @@ public:
     // host calls then.
     std::chrono::steady_clock::time_point deadline() const { return deadline_; }
     void deadline_passed();
-    // Whether the server counted this session against its connection limits (refused ones are not).
-    bool counted() const { return counted_; }
-    void mark_counted() { counted_ = true; }
+    // The connection limit the server counts this session against.
+    SessionPool pool() const { return pool_; }
+    void count_in(SessionPool pool) { pool_ = pool; }
 
 private:
     enum class Phase : std::uint8_t { greeting, handshake, command, auth, data, closed };
@@ -187,7 +187,7 @@ private:
     policy::AuthMechanism auth_mechanism_ = policy::AuthMechanism::plain;
     Phase phase_ = Phase::greeting;
     Pending pending_ = Pending::none;
-    bool counted_ = false;
+    SessionPool pool_ = SessionPool::uncounted;
     bool starttls_pending_ = false; // the 220 for STARTTLS is being written; the handshake follows
     bool tls_wants_read_ = false;   // the TLS session needs ciphertext from the socket to go on
     bool tls_input_ended_ = false;  // the client's close_notify came: what it sent before is processed

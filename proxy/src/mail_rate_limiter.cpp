@@ -42,10 +42,7 @@ void MailRateLimiter::reconfigure(const policy::LimitsConfig& limits,
         client_messages_ = std::make_unique<ClientRateTracker>(limits.mail_rate_window, ipv6_prefix_);
         client_recipients_ = std::make_unique<ClientRateTracker>(limits.mail_rate_window, ipv6_prefix_);
         for (auto& [login, state] : logins_) {
-            // The windows restart; a lockout in force is served out.
-            state.window_start = Clock::time_point{};
-            state.messages = state.recipients = 0;
-            state.over_in_this_window = false;
+            state.window_open = false; // the windows restart at the next event; a lockout is served out
         }
     }
     std::unordered_set<std::string_view> names;
@@ -53,24 +50,31 @@ void MailRateLimiter::reconfigure(const policy::LimitsConfig& limits,
         names.insert(user.name);
     }
     for (auto entry = logins_.begin(); entry != logins_.end();) {
-        entry = names.count(entry->first) != 0 ? std::next(entry) : logins_.erase(entry);
+        const bool keep = names.count(entry->first) != 0 || entry->second.disabled;
+        entry = keep ? std::next(entry) : logins_.erase(entry);
     }
 }
 
-bool MailRateLimiter::login_disabled(std::string_view login, Clock::time_point now) const {
-    const auto found = logins_.find(std::string(login));
+bool MailRateLimiter::login_disabled(const std::string& login, Clock::time_point now) const {
+    if (logins_.empty()) {
+        return false;
+    }
+    const auto found = logins_.find(login);
     return found != logins_.end() && found->second.disabled && now < found->second.disabled_until;
 }
 
-MailRateLimiter::Decision MailRateLimiter::record_login(Event event, std::string_view login,
+MailRateLimiter::Decision MailRateLimiter::record_login(Event event, const std::string& login,
                                                         Clock::time_point now) {
     using Outcome = Decision::Outcome;
-    const unsigned limit = event == Event::message ? max_login_message_rate_ : max_login_recipient_rate_;
-    const auto found = logins_.find(std::string(login));
-    if (limit == 0 && (found == logins_.end() || !found->second.disabled)) {
-        return {}; // not counted: nothing to count against, and no lockout in force
+    if (!limits_logins() && logins_.empty()) {
+        return {}; // the common case: nothing to count against and no lockout in force
     }
-    LoginState& state = found != logins_.end() ? found->second : logins_[std::string(login)];
+    const unsigned limit = event == Event::message ? max_login_message_rate_ : max_login_recipient_rate_;
+    const auto found = logins_.find(login);
+    if (limit == 0 && (found == logins_.end() || !found->second.disabled)) {
+        return {};
+    }
+    LoginState& state = found != logins_.end() ? found->second : logins_[login];
     if (state.disabled) {
         if (now < state.disabled_until) {
             return {Outcome::login_disabled, 0, false};
@@ -80,7 +84,8 @@ MailRateLimiter::Decision MailRateLimiter::record_login(Event event, std::string
     if (limit == 0) {
         return {};
     }
-    if (now - state.window_start >= window_) {
+    if (!state.window_open || now - state.window_start >= window_) {
+        state.window_open = true;
         state.window_start = now;
         state.messages = state.recipients = 0;
         state.over_in_this_window = false;
@@ -92,11 +97,14 @@ MailRateLimiter::Decision MailRateLimiter::record_login(Event event, std::string
     }
     if (!state.over_in_this_window) {
         state.over_in_this_window = true;
-        if (now - state.last_strike >= login_lockout_ || state.strikes == 0) {
-            state.strikes = 0; // the last window over a rate is too long ago to add up with this one
+        // Windows are back to back while the login keeps sending, so the gap is measured from the end
+        // of the last window over a rate to the start of this one.
+        const Clock::time_point last_window_end = state.last_strike_window + window_;
+        if (state.strikes > 0 && state.window_start - last_window_end >= login_lockout_) {
+            state.strikes = 0; // too long ago to add up with this one
         }
         ++state.strikes;
-        state.last_strike = now;
+        state.last_strike_window = state.window_start;
         if (login_lockout_after_ > 0 && state.strikes >= login_lockout_after_) {
             state.disabled = true;
             state.disabled_until = now + std::chrono::duration_cast<Clock::duration>(login_lockout_);
@@ -107,24 +115,25 @@ MailRateLimiter::Decision MailRateLimiter::record_login(Event event, std::string
 }
 
 MailRateLimiter::Decision MailRateLimiter::record(Event event, const policy::IpAddress& client,
-                                                  bool trusted_client, std::string_view login,
+                                                  bool trusted_client, const std::string& login,
                                                   Clock::time_point now) {
+    Decision decision;
     if (!login.empty()) {
-        const Decision decision = record_login(event, login, now);
+        decision = record_login(event, login, now);
         if (decision.refused()) {
             return decision;
         }
     }
     const unsigned limit = event == Event::message ? max_message_rate_ : max_recipient_rate_;
     if (limit == 0 || trusted_client) {
-        return {};
+        return decision;
     }
     ClientRateTracker& tracker = event == Event::message ? *client_messages_ : *client_recipients_;
     const unsigned count = tracker.record(client, now);
     if (count > limit) {
         return {Decision::Outcome::client_over, count, false};
     }
-    return {Decision::Outcome::within, count, false};
+    return decision;
 }
 
 std::string MailRateLimiter::refusal(const Decision& decision, Event event, std::string_view client,

@@ -80,6 +80,7 @@ public:
     std::shared_ptr<const TlsClientContext> upstream_tls_context() const override { return tls_.upstream; }
     AuthFailureTracker& auth_failures() override { return *auth_failures_; }
     MailRateLimiter& mail_rates() override { return mail_rates_; }
+    void session_authenticated(ClientSession& session) override;
     PasswordChecker& password_checker() override { return password_checker_; }
     void note_upstream_smtputf8(bool offered) override { upstream_smtputf8_ = offered; }
     void session_ended(ClientSession& session) override;
@@ -129,7 +130,8 @@ private:
     std::vector<std::shared_ptr<Listener>> listeners_;
     bool started_ = false;
     std::unordered_set<ClientSession*> sessions_;
-    std::size_t counted_sessions_ = 0;
+    std::size_t untrusted_sessions_ = 0;
+    std::size_t trusted_sessions_ = 0;
     std::unordered_map<std::string, unsigned> sessions_per_client_;
     bool upstream_smtputf8_ = false;
     bool stopping_ = false;
@@ -278,7 +280,7 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
 void Server::Impl::recount_sessions_per_client() {
     sessions_per_client_.clear();
     for (const ClientSession* session : sessions_) {
-        if (session->counted()) {
+        if (session->pool() != SessionPool::uncounted) {
             ++sessions_per_client_[client_block_key(session->client())];
         }
     }
@@ -307,6 +309,7 @@ void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
 
     const policy::LimitsConfig& limits = config_->limits;
     const auto now = std::chrono::steady_clock::now();
+    const bool trusted = config_->relay.is_trusted_network(client);
     std::string_view refusal;
     std::string refusal_line; // holds a refusal that names the host
     // What the log says; it leaves out the host name, so every refusal of a kind logs the same words.
@@ -323,7 +326,8 @@ void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
         // twice.
         refusal_line = "421 4.7.0 " + hostname_ + " Error: too many connections from " + client_text + "\r\n";
         log_.warning(connection_rate_line(client_text, connections));
-    } else if (counted_sessions_ >= limits.max_connections ||
+    } else if ((trusted ? trusted_sessions_ >= limits.trusted_connections
+                        : untrusted_sessions_ >= limits.max_connections) ||
                sessions_per_client_[block] >= limits.max_connections_per_client) {
         refusal_line = "421 4.7.0 " + hostname_ + " Too many connections\r\n";
         logged = "421 4.7.0 Too many connections";
@@ -341,8 +345,8 @@ void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
         session->refuse(refusal);
         return;
     }
-    session->mark_counted();
-    ++counted_sessions_;
+    session->count_in(trusted ? SessionPool::trusted : SessionPool::untrusted);
+    ++(trusted ? trusted_sessions_ : untrusted_sessions_);
     ++sessions_per_client_[block];
     session->start();
 }
@@ -385,10 +389,21 @@ void Server::Impl::sweep_deadlines() {
     }
 }
 
+void Server::Impl::session_authenticated(ClientSession& session) {
+    // Its slot in the untrusted pool is given back: a session that logged in is no longer one of the
+    // internet's. The trusted pool may go over its limit by the sessions that logged in while it was
+    // full; they are connected already, and refusing the login would not free anything.
+    if (session.pool() == SessionPool::untrusted) {
+        --untrusted_sessions_;
+        ++trusted_sessions_;
+        session.count_in(SessionPool::trusted);
+    }
+}
+
 void Server::Impl::session_ended(ClientSession& session) {
     sessions_.erase(&session);
-    if (session.counted()) {
-        --counted_sessions_;
+    if (session.pool() != SessionPool::uncounted) {
+        --(session.pool() == SessionPool::trusted ? trusted_sessions_ : untrusted_sessions_);
         const auto entry = sessions_per_client_.find(client_block_key(session.client()));
         if (entry != sessions_per_client_.end() && --entry->second == 0) {
             sessions_per_client_.erase(entry);

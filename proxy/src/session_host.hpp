@@ -9,6 +9,7 @@
 #include <relayguard/proxy/tls_context.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -19,6 +20,11 @@ class io_context;
 namespace relayguard::proxy {
 
 class ClientSession;
+
+// Which of the server's connection limits a session counts against: max-connections for the internet,
+// trusted-connections for the relay allowlist and for sessions that authenticated, so a flood of
+// hostile connections cannot push the trusted clients out. Refused sessions are not counted.
+enum class SessionPool : std::uint8_t { uncounted, untrusted, trusted };
 
 class SessionHost {
 public:
@@ -41,6 +47,8 @@ public:
     virtual MailRateLimiter& mail_rates() = 0;
     // PBKDF2 checks run here, off the event loop.
     virtual PasswordChecker& password_checker() = 0;
+    // The session logged in: it moves to the trusted pool.
+    virtual void session_authenticated(ClientSession& session) = 0;
     // Called from the session's destructor.
     virtual void session_ended(ClientSession& session) = 0;
     // The session's deadline moved to `deadline`: the host calls its deadline_passed() once it is due.

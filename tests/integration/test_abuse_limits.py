@@ -61,7 +61,7 @@ class MailRateTests(TlsTestCase):
 
     def test_client_message_rate_refuses_mail_and_exempts_the_allowlist(self):
         sink = self.start_sink()
-        relayguard = self.start_limited(sink, **{"max-message-rate": 2})
+        relayguard = self.start_limited(sink, **{"max-message-rate": 2, "max-errors": 2})
         client = self.session(relayguard, source="127.0.0.2")
         for _ in range(2):
             self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
@@ -71,7 +71,9 @@ class MailRateTests(TlsTestCase):
         relayguard.wait_for_log(REJECT.format(command="MAIL", client=r"127\.0\.0\.2",
                                               what=r"too much mail from 127\.0\.0\.2",
                                               sender=re.escape(h.OUTSIDE_SENDER), to=""))
-        # Not a protocol error, and the session goes on: the next MAIL is refused the same way.
+        # Not a protocol error (max-errors is 2), and the session goes on: the next MAIL is refused the
+        # same way.
+        self.assertEqual(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>").line, refused.line)
         self.assertEqual(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>").line, refused.line)
         self.assertReply(client.command("NOOP"), 250)
         # The relay allowlist (127.0.0.1) is not counted; neither is another client.
@@ -123,6 +125,23 @@ class MailRateTests(TlsTestCase):
         self.assertReply(again.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
         self.assertEqual(again.command("RCPT TO:<three@remote.test>").line,
                          "450 4.7.1 Error: too many recipients from login alice")
+
+
+class AuthenticatedPoolTests(TlsTestCase):
+    def test_a_session_that_logs_in_gives_its_untrusted_slot_back(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink, limits={"max-connections": 1, "trusted-connections": 4})
+        first, _ = self.tls_greeted(relayguard, source="127.0.0.2")
+        refused = self.connect(relayguard.listener("starttls"), source="127.0.0.3")
+        self.assertEqual(refused.read_reply().line, f"421 4.7.0 {h.RELAYGUARD_HOSTNAME} Too many connections")
+        self.login(first)
+        # alice's session now counts in the trusted pool: the internet's one slot is free again, once.
+        second = self.greeted(relayguard.listener("starttls"), source="127.0.0.3")
+        third = self.connect(relayguard.listener("starttls"), source="127.0.0.5")
+        self.assertEqual(third.read_reply().line, f"421 4.7.0 {h.RELAYGUARD_HOSTNAME} Too many connections")
+        self.assertReply(first.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        self.assertReply(first.command(f"RCPT TO:<{h.REMOTE_RECIPIENT}>"), 250)
+        self.assertReply(second.command("QUIT"), 221)
 
 
 def h_plain(user, password):

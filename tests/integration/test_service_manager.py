@@ -134,9 +134,10 @@ class BootSequenceTests(h.IntegrationTestCase):
     def test_a_hard_limit_below_what_max_connections_needs_is_a_warning(self):
         sink = self.start_sink()
         relayguard = self.start_relayguard(sink, descriptor_limit=(100, 100), limits={"max-connections": 64})
-        # 2 x 64 sessions + 1 listener + 32: 161 needed.
-        relayguard.wait_for_log(r"warning: boot: descriptors: 100 are fewer than the 161 that "
-                                r"<limits max-connections=\"64\"> sessions and their upstream connections need")
+        # 2 x (64 + 64 trusted, the default) sessions + 1 listener + 32: 289 needed.
+        relayguard.wait_for_log(r"warning: boot: descriptors: 100 are fewer than the 289 that "
+                                r"<limits max-connections=\"64\" trusted-connections=\"64\"> sessions and their "
+                                r"upstream connections need")
         client = self.greeted(relayguard)
         self.assertEqual(self.deliver(client, h.crlf_message("Subject: t", "", "body")).code, 250)
 

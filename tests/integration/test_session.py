@@ -224,6 +224,45 @@ class ConnectionLimitTests(h.IntegrationTestCase):
         self.assertTooManyConnections(self.connect(relayguard, source="127.0.0.5"))
 
 
+class ConnectionPoolTests(h.IntegrationTestCase):
+    """max-connections counts the internet's sessions, trusted-connections the relay allowlist's: a
+    flood that fills the one does not lock the other out."""
+
+    def assertTooManyConnections(self, client):
+        reply = client.read_reply()
+        self.assertEqual(reply.line, f"421 4.7.0 {h.RELAYGUARD_HOSTNAME} Too many connections")
+        self.assertTrue(client.is_closed())
+
+    def test_a_full_untrusted_pool_leaves_the_trusted_one_open(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"max-connections": 2, "trusted-connections": 2})
+        held = [self.greeted(relayguard, source=source) for source in ("127.0.0.2", "127.0.0.3")]
+        self.assertTooManyConnections(self.connect(relayguard, source="127.0.0.5"))
+        trusted = [h.wait_until(lambda: self._greeted_or_none(relayguard, h.TRUSTED_CLIENT), 5, "a trusted 220")
+                   for _ in range(2)]
+        # The trusted pool has its own limit.
+        self.assertTooManyConnections(self.connect(relayguard, source=h.TRUSTED_CLIENT))
+        # A trusted client delivers while the internet's pool is full.
+        self.assertReply(trusted[0].ehlo(), 250)
+        self.assertEqual(self.deliver(trusted[0], h.crlf_message("Subject: pool", "", "body")).code, 250)
+        self.assertTrue(all(not client.is_closed(timeout=0.1) for client in held))
+        relayguard.wait_for_log(r"reject: connect from unknown\[127\.0\.0\.5\]: 421 4\.7\.0 Too many connections")
+
+    def test_the_trusted_pool_defaults_to_max_connections(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"max-connections": 1})
+        self.greeted(relayguard, source="127.0.0.2")
+        self.assertTooManyConnections(self.connect(relayguard, source="127.0.0.3"))
+        h.wait_until(lambda: self._greeted_or_none(relayguard, h.TRUSTED_CLIENT), 5, "a trusted 220")
+
+    def _greeted_or_none(self, relayguard, source):
+        client = self.connect(relayguard, source=source)
+        if client.read_reply().code == 220:
+            return client
+        client.close()
+        return None
+
+
 class ConnectionRateTests(h.IntegrationTestCase):
     """<limits max-connection-rate>: connections per client per rate-window, counted as Postfix's anvil
     counts them (refused ones too), answered and logged in Postfix's words; the relay allowlist is exempt."""

@@ -284,8 +284,13 @@ TEST_CASE("A per-client connection limit above the total is a warning", "[config
         config_lint_test::load(config_lint_test::with_sections(
             "  <limits max-connections=\"10\"\n          max-connections-per-client=\"20\"/>\n"
             "  <relay><allow network=\"127.0.0.0/8\"/></relay>\n")),
-        "lint.xml:5: <limits max-connections-per-client>: is larger than max-connections (10), so it never "
-        "applies");
+        "lint.xml:5: <limits max-connections-per-client>: is larger than max-connections (10) and "
+        "trusted-connections (10), so it never applies");
+    // The trusted pool may be the larger one; the limit applies there.
+    config_lint_test::require_clean(config_lint_test::load(
+        config_lint_test::with_sections("  <limits max-connections=\"10\" trusted-connections=\"40\"\n       "
+                                        "   max-connections-per-client=\"20\"/>\n"
+                                        "  <relay><allow network=\"127.0.0.0/8\"/></relay>\n")));
 }
 
 TEST_CASE("Warnings are not reported for a configuration with errors", "[config][lint]") {

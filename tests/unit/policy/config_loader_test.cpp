@@ -101,7 +101,7 @@ std::string full_configuration() {
     <user name="bob" password-hash=")xml" +
            bob_hash + R"xml("/>
   </auth>
-  <limits max-connections="512" max-connections-per-client="8" max-recipients="250"
+  <limits max-connections="512" trusted-connections="32" max-connections-per-client="8" max-recipients="250"
           max-message-size="10M" command-timeout="2m" data-timeout="15m" max-errors="4"
           client-ipv6-prefix="56" max-connection-rate="30" rate-window="10m" max-message-rate="40"
           max-recipient-rate="400" max-login-message-rate="100" max-login-recipient-rate="2000"
@@ -189,6 +189,7 @@ TEST_CASE("A configuration with every element loads into the expected values", "
     CHECK(config.auth.users[1].senders.empty());
 
     CHECK(config.limits.max_connections == 512);
+    CHECK(config.limits.trusted_connections == 32);
     CHECK(config.limits.max_connections_per_client == 8);
     CHECK(config.limits.client_ipv6_prefix == 56);
     CHECK(config.limits.max_connection_rate == 30);
@@ -256,6 +257,7 @@ TEST_CASE("Omitted elements and attributes take the documented defaults", "[conf
     CHECK(config.auth.lockout == std::chrono::minutes(15));
     CHECK(config.auth.users.empty());
     CHECK(config.limits.max_connections == 256);
+    CHECK(config.limits.trusted_connections == 256);
     CHECK(config.limits.max_connections_per_client == 16);
     CHECK(config.limits.client_ipv6_prefix == 64);
     CHECK(config.limits.max_connection_rate == 0);
@@ -275,6 +277,15 @@ TEST_CASE("Omitted elements and attributes take the documented defaults", "[conf
     CHECK(config.bare_newline == BareNewline::reject);
     CHECK(config.log.target == LogTarget::stderr_stream);
     CHECK(config.log.level == LogLevel::info);
+}
+
+TEST_CASE("The trusted pool is as large as max-connections unless it is given", "[config]") {
+    const ConfigLoadResult result =
+        config_loader_test::load(config_loader_test::with_sections("  <limits max-connections=\"40\"/>\n"));
+    INFO(config_loader_test::describe(result.errors));
+    REQUIRE(result.config);
+    CHECK(result.config->limits.max_connections == 40);
+    CHECK(result.config->limits.trusted_connections == 40);
 }
 
 TEST_CASE("A listener offers STARTTLS by default once tls is configured", "[config]") {
@@ -489,6 +500,8 @@ TEST_CASE("Mistakes in identity tls limits data and log are reported with their 
         {"two tls elements",
          with_sections("  <tls certificate=\"a\" key=\"b\"/>\n  <tls certificate=\"a\" key=\"b\"/>\n"), 5,
          "<tls>", "given twice (first at line 4)"},
+        {"trusted-connections zero", with_sections("  <limits trusted-connections=\"0\"/>\n"), 4,
+         "<limits trusted-connections>", "\"0\" is out of range (1-65535)"},
         {"max-connections zero", with_sections("  <limits max-connections=\"0\"/>\n"), 4,
          "<limits max-connections>", "\"0\" is out of range (1-65535)"},
         {"client-ipv6-prefix too short", with_sections("  <limits client-ipv6-prefix=\"16\"/>\n"), 4,

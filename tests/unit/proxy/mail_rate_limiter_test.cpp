@@ -182,3 +182,62 @@ TEST_CASE("mail rate limiter counts nothing when no limit is set", "[mail_rate_l
     }
     REQUIRE(limiter.tracked_logins() == 0);
 }
+
+TEST_CASE("mail rate limiter with the default window and lockout disables a login that keeps sending",
+          "[mail_rate_limiter]") {
+    using namespace mail_rate_limiter_test;
+    relayguard::policy::LimitsConfig config; // mail-rate-window 1h, login-lockout-after 3, login-lockout 1h
+    config.max_login_recipient_rate = 100;
+    REQUIRE(config.mail_rate_window == config.login_lockout);
+    MailRateLimiter limiter(config);
+    const auto client = address("192.0.2.7");
+    // A steady 120 recipients an hour: each window begins right after the one before ended.
+    auto window = start;
+    for (int hour = 0; hour < 3; ++hour) {
+        MailRateLimiter::Decision last;
+        for (int recipient = 0; recipient < 120; ++recipient) {
+            last = limiter.record(Event::recipient, client, false, "alice",
+                                  window + std::chrono::seconds(recipient * 30));
+        }
+        REQUIRE(last.outcome == (hour < 2 ? Outcome::login_over : Outcome::login_disabled));
+        window += std::chrono::hours(1);
+    }
+    REQUIRE(limiter.login_disabled("alice", window));
+}
+
+TEST_CASE("mail rate limiter keeps a disabled login that a reload removes", "[mail_rate_limiter]") {
+    using namespace mail_rate_limiter_test;
+    auto config = limits(0, 0, 1, 0);
+    config.login_lockout_after = 1;
+    MailRateLimiter limiter(config);
+    const auto client = address("192.0.2.7");
+    limiter.record(Event::message, client, false, "alice", start);
+    REQUIRE(limiter.record(Event::message, client, false, "alice", start).disabled_now);
+    limiter.record(Event::message, client, false, "bob", start);
+    REQUIRE(limiter.tracked_logins() == 2);
+    // Sessions logged in as alice may still be open under the old configuration.
+    limiter.reconfigure(config, users({}));
+    REQUIRE(limiter.tracked_logins() == 1);
+    REQUIRE(limiter.login_disabled("alice", start + std::chrono::minutes(1)));
+    REQUIRE(limiter.record(Event::message, client, false, "alice", start + std::chrono::minutes(1)).outcome ==
+            Outcome::login_disabled);
+}
+
+TEST_CASE("mail rate limiter begins new windows at the next event after the window length changes",
+          "[mail_rate_limiter]") {
+    using namespace mail_rate_limiter_test;
+    auto config = limits(0, 0, 2, 0);
+    MailRateLimiter limiter(config);
+    const auto client = address("192.0.2.7");
+    limiter.record(Event::message, client, false, "alice", start);
+    REQUIRE(limiter.record(Event::message, client, false, "alice", start).outcome == Outcome::within);
+    REQUIRE(limiter.record(Event::message, client, false, "alice", start).outcome == Outcome::login_over);
+    config.mail_rate_window = std::chrono::minutes(10);
+    limiter.reconfigure(config, users({"alice"}));
+    const auto after = start + std::chrono::minutes(1);
+    REQUIRE(limiter.record(Event::message, client, false, "alice", after).count == 1);
+    REQUIRE(limiter.record(Event::message, client, false, "alice", after + std::chrono::minutes(9)).count ==
+            2);
+    REQUIRE(limiter.record(Event::message, client, false, "alice", after + std::chrono::minutes(10)).count ==
+            1);
+}

@@ -68,7 +68,12 @@ struct AuthConfig {
 };
 
 struct LimitsConfig {
+    // Simultaneous sessions from the internet: clients off the relay allowlist that have not logged in.
     unsigned max_connections = 256;
+    // Simultaneous sessions from the relay allowlist and sessions that logged in: a pool of its own, so
+    // hostile connections filling max-connections do not lock the trusted clients out (the loader sets
+    // it to max_connections when it is not given, which keeps what a trusted network had before).
+    unsigned trusted_connections = 256;
     unsigned max_connections_per_client = 16;
     // How many leading bits of an IPv6 address name one client, for max-connections-per-client and the
     // AUTH lockout: a host normally owns a whole /64 (IPv4 clients are always counted per address).
