@@ -149,7 +149,12 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
                                  "data-timeout",
                                  "max-errors",
                                  "greet-delay",
-                                 "shutdown-timeout"});
+                                 "shutdown-timeout",
+                                 "mail-deadline",
+                                 "stress-threshold",
+                                 "stress-command-timeout",
+                                 "stress-mail-deadline",
+                                 "stress-greet-delay"});
     element.reject_children();
     LimitsConfig& limits = draft.config.limits;
     element.read("max-connections", limits.max_connections, whole_number_in(1, local::max_connections_limit));
@@ -191,6 +196,15 @@ void read_limits_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
                  duration_in(std::chrono::milliseconds{0}, local::max_greet_delay));
     element.read("shutdown-timeout", limits.shutdown_timeout,
                  duration_in(std::chrono::milliseconds{0}, local::max_shutdown_timeout));
+    element.read("mail-deadline", limits.mail_deadline,
+                 duration_in(local::min_timeout, local::max_session_timeout));
+    element.read("stress-threshold", limits.stress_threshold, whole_number_in(0, 100));
+    element.read("stress-command-timeout", limits.stress_command_timeout,
+                 duration_in(local::min_timeout, local::max_session_timeout));
+    element.read("stress-mail-deadline", limits.stress_mail_deadline,
+                 duration_in(local::min_timeout, local::max_session_timeout));
+    element.read("stress-greet-delay", limits.stress_greet_delay,
+                 duration_in(std::chrono::milliseconds{0}, local::max_greet_delay));
     if (per_client_given &&
         limits.max_connections_per_client > std::max(limits.max_connections, limits.trusted_connections)) {
         const std::optional<AttributeText> per_client = element.attribute("max-connections-per-client");

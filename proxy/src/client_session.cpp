@@ -180,15 +180,45 @@ void ClientSession::start() {
     socket_.non_blocking(true, ignored);
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     host_.log().info("connect from " + client_notation(client_address()));
+    const policy::LimitsConfig& limits = config_->limits;
+    const bool stressed = pool_ == SessionPool::untrusted && host_.under_stress();
+    if (pool_ == SessionPool::untrusted) {
+        mail_deadline_ =
+            std::chrono::steady_clock::now() +
+            (stressed ? std::min(limits.mail_deadline, limits.stress_mail_deadline) : limits.mail_deadline);
+    }
     if (listen_tls_ == policy::ListenTls::implicit && tls_context_) {
         begin_tls(); // the greeting follows the handshake
         return;
     }
-    if (config_->limits.greet_delay.count() > 0) {
-        wait_for_pregreet();
+    const std::chrono::milliseconds greet_delay =
+        stressed ? std::max(limits.greet_delay, limits.stress_greet_delay) : limits.greet_delay;
+    if (greet_delay.count() > 0) {
+        wait_for_pregreet(greet_delay);
     } else {
         greet();
     }
+}
+
+std::chrono::milliseconds ClientSession::command_timeout() const {
+    const policy::LimitsConfig& limits = config_->limits;
+    if (pool_ == SessionPool::untrusted && host_.under_stress()) {
+        return std::min(limits.command_timeout, limits.stress_command_timeout);
+    }
+    return limits.command_timeout;
+}
+
+void ClientSession::stress_began() {
+    if (pool_ != SessionPool::untrusted || phase_ != Phase::command || pending_ != Pending::none ||
+        deadline_ == std::chrono::steady_clock::time_point::max()) {
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (mail_deadline_ != std::chrono::steady_clock::time_point::max()) {
+        mail_deadline_ = std::min(mail_deadline_, now + config_->limits.stress_mail_deadline);
+    }
+    deadline_ = std::min({deadline_, now + command_timeout(), mail_deadline_});
+    host_.wake_at(deadline_);
 }
 
 void ClientSession::refuse(std::string_view reply) {
@@ -199,10 +229,10 @@ void ClientSession::refuse(std::string_view reply) {
     flush();
 }
 
-void ClientSession::wait_for_pregreet() {
+void ClientSession::wait_for_pregreet(std::chrono::milliseconds delay) {
     // A client that talks before the greeting is a bot that does not wait for replies (postscreen's
     // pregreet test): whichever comes first, its bytes or the end of the delay, decides.
-    arm_timer(config_->limits.greet_delay);
+    arm_timer(delay);
     reading_ = true;
     socket_.async_wait(TcpSocket::wait_read, [self = shared_from_this()](const asio::error_code& error) {
         // Cancelled, or the delay won the race: greet() has taken over.
@@ -637,9 +667,9 @@ void ClientSession::arm_timer(std::chrono::milliseconds timeout) {
 // to wait for it: octets that trickle in do not extend it, or a client sending one every few minutes
 // would hold its connection slot for ever (slowloris).
 void ClientSession::arm_command_timer() {
-    const auto fresh = std::chrono::steady_clock::now() + config_->limits.command_timeout;
+    const auto fresh = std::chrono::steady_clock::now() + command_timeout();
     const bool line_begun = !in_.empty() || skipping_long_line_;
-    deadline_ = line_begun ? std::min(deadline_, fresh) : fresh;
+    deadline_ = std::min(line_begun ? std::min(deadline_, fresh) : fresh, mail_deadline_);
     host_.wake_at(deadline_);
 }
 
@@ -675,8 +705,11 @@ void ClientSession::on_timeout() {
         client_gone("timeout while writing");
         return;
     }
-    host_.log().info("timeout after " + std::string(phase_ == Phase::data ? "DATA" : "command") + " from " +
-                     client_notation(client_address()));
+    const bool before_mail = mail_deadline_ <= std::chrono::steady_clock::now();
+    host_.log().info(std::string(before_mail             ? "timeout before MAIL"
+                                 : phase_ == Phase::data ? "timeout after DATA"
+                                                         : "timeout after command") +
+                     " from " + client_notation(client_address()));
     abort_upstream();
     std::string reply = "421 4.4.2 ";
     reply += host_.hostname();
@@ -927,6 +960,7 @@ void ClientSession::handle_mail(const Command& command) {
         transaction().mail_from.clear();
         return;
     }
+    mail_deadline_ = std::chrono::steady_clock::time_point::max();
     transaction().smtputf8 = mail.smtputf8;
     transaction().mail_line = "MAIL FROM:" + transaction().mail_from;
     // The parameters are kept parsed so that they can be matched to the upstream's capabilities once
@@ -1189,6 +1223,7 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
         authenticated_user_ = user;
         host_.auth_failures().record_success(client_);
         host_.session_authenticated(*this);
+        mail_deadline_ = std::chrono::steady_clock::time_point::max(); // no longer one of the internet's
         if (upstream_open()) {
             quit_upstream(); // the next MAIL reconnects, so XCLIENT can pass LOGIN=
         }

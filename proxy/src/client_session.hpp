@@ -48,6 +48,9 @@ public:
     // host calls then.
     std::chrono::steady_clock::time_point deadline() const { return deadline_; }
     void deadline_passed();
+    // The server entered stress mode: an untrusted session waiting for a command gets at most the
+    // stress command timeout and mail deadline from now.
+    void stress_began();
     // The connection limit the server counts this session against.
     SessionPool pool() const { return pool_; }
     void count_in(SessionPool pool) { pool_ = pool; }
@@ -74,7 +77,9 @@ private:
     enum class Pending : std::uint8_t { none, open, mail, rcpt, data, body, final_dot, rset, auth_check };
 
     // Reading and writing.
-    void wait_for_pregreet();
+    void wait_for_pregreet(std::chrono::milliseconds delay);
+    // <limits command-timeout>, or stress-command-timeout for an untrusted session under stress.
+    std::chrono::milliseconds command_timeout() const;
     void greet();
     void read_more();
     void on_readable();
@@ -152,6 +157,9 @@ private:
     std::shared_ptr<const policy::Config> config_;
     TcpSocket socket_;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    // <limits mail-deadline>: when an untrusted session must have sent its first MAIL; max() once it has,
+    // or once it logged in, or for a trusted session.
+    std::chrono::steady_clock::time_point mail_deadline_ = std::chrono::steady_clock::time_point::max();
     policy::IpAddress client_;
     ByteBuffer in_;
     ByteBuffer out_;

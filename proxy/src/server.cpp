@@ -81,6 +81,7 @@ public:
     AuthFailureTracker& auth_failures() override { return *auth_failures_; }
     MailRateLimiter& mail_rates() override { return mail_rates_; }
     void session_authenticated(ClientSession& session) override;
+    bool under_stress() const override { return stressed_; }
     PasswordChecker& password_checker() override { return password_checker_; }
     void note_upstream_smtputf8(bool offered) override { upstream_smtputf8_ = offered; }
     void session_ended(ClientSession& session) override;
@@ -111,6 +112,8 @@ private:
     }
     // After the prefix changed: counts the sessions in flight again under the new names.
     void recount_sessions_per_client();
+    // Enters or leaves stress mode after the untrusted sessions changed (<limits stress-threshold>).
+    void update_stress();
     // Counts a connection against its client's <limits max-connection-rate> and returns the client's
     // connections in its window; 0 when no rate applies (no limit, or a client on the relay allowlist,
     // as Postfix exempts $mynetworks). Refused connections count too, as in Postfix's anvil: a client
@@ -132,6 +135,7 @@ private:
     std::unordered_set<ClientSession*> sessions_;
     std::size_t untrusted_sessions_ = 0;
     std::size_t trusted_sessions_ = 0;
+    bool stressed_ = false;
     std::unordered_map<std::string, unsigned> sessions_per_client_;
     bool upstream_smtputf8_ = false;
     bool stopping_ = false;
@@ -273,6 +277,7 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
     if (prefix_before != prefix_after) {
         recount_sessions_per_client();
     }
+    update_stress(); // the threshold or max-connections may have changed
     tls_ = std::move(tls);
     hostname_ = std::move(hostname);
 }
@@ -347,6 +352,7 @@ void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
     }
     session->count_in(trusted ? SessionPool::trusted : SessionPool::untrusted);
     ++(trusted ? trusted_sessions_ : untrusted_sessions_);
+    update_stress(); // before start(): a session that takes the server into stress mode is treated so
     ++sessions_per_client_[block];
     session->start();
 }
@@ -397,6 +403,31 @@ void Server::Impl::session_authenticated(ClientSession& session) {
         --untrusted_sessions_;
         ++trusted_sessions_;
         session.count_in(SessionPool::trusted);
+        update_stress();
+    }
+}
+
+void Server::Impl::update_stress() {
+    const policy::LimitsConfig& limits = config_->limits;
+    const std::size_t enter_at =
+        std::max<std::size_t>(1, (std::size_t{limits.max_connections} * limits.stress_threshold + 99) / 100);
+    // Left at three quarters of where it was entered, so a pool hovering at the threshold does not
+    // flap in and out with every connection.
+    const std::size_t leave_at = enter_at * 3 / 4;
+    const auto figures = [&] {
+        return std::to_string(untrusted_sessions_) + " untrusted sessions of max-connections " +
+               std::to_string(limits.max_connections);
+    };
+    if (!stressed_ && limits.stress_threshold > 0 && untrusted_sessions_ >= enter_at) {
+        stressed_ = true;
+        log_.warning("stress: entering: " + figures() + " (stress-threshold " +
+                     std::to_string(limits.stress_threshold) + "%): shorter timeouts, longer greet delay");
+        for (ClientSession* session : sessions_) {
+            session->stress_began();
+        }
+    } else if (stressed_ && (limits.stress_threshold == 0 || untrusted_sessions_ <= leave_at)) {
+        stressed_ = false;
+        log_.warning("stress: leaving: " + figures());
     }
 }
 
@@ -404,6 +435,9 @@ void Server::Impl::session_ended(ClientSession& session) {
     sessions_.erase(&session);
     if (session.pool() != SessionPool::uncounted) {
         --(session.pool() == SessionPool::trusted ? trusted_sessions_ : untrusted_sessions_);
+        if (session.pool() == SessionPool::untrusted && stressed_) {
+            update_stress();
+        }
         const auto entry = sessions_per_client_.find(client_block_key(session.client()));
         if (entry != sessions_per_client_.end() && --entry->second == 0) {
             sessions_per_client_.erase(entry);

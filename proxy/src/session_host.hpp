@@ -47,6 +47,9 @@ public:
     virtual MailRateLimiter& mail_rates() = 0;
     // PBKDF2 checks run here, off the event loop.
     virtual PasswordChecker& password_checker() = 0;
+    // Whether the server is in stress mode (<limits stress-threshold>): untrusted sessions then get the
+    // stress timeouts and greet delay.
+    virtual bool under_stress() const = 0;
     // The session logged in: it moves to the trusted pool.
     virtual void session_authenticated(ClientSession& session) = 0;
     // Called from the session's destructor.

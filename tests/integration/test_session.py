@@ -2,6 +2,7 @@
 limits, and its connection ACL. None of this may involve the upstream."""
 
 import re
+import time
 import unittest
 
 if __package__:
@@ -329,6 +330,98 @@ class ConnectionRateTests(h.IntegrationTestCase):
             return greeted
         # Bounded, not timed: a connection after the window ends begins a new one.
         h.wait_until(greeted_again, 15, "a 220 once the window has ended", interval=0.3)
+
+
+class StressModeTests(h.IntegrationTestCase):
+    """Stress mode: while the untrusted sessions are at stress-threshold percent of max-connections, the
+    untrusted ones get stress-command-timeout, stress-mail-deadline and stress-greet-delay; trusted
+    sessions keep theirs. Entering and leaving are each logged once."""
+
+    def test_entering_stress_shortens_the_waits_of_untrusted_sessions_only(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={
+            "max-connections": 4, "stress-threshold": 50, "command-timeout": "1h", "mail-deadline": "1h",
+            "stress-command-timeout": "1s", "stress-greet-delay": "0s"})
+        trusted = self.greeted(relayguard, source=h.TRUSTED_CLIENT)
+        first = self.greeted(relayguard, source="127.0.0.2")  # 1 of 4: not yet
+        self.assertReply(first.command("NOOP"), 250)
+        second = self.greeted(relayguard, source="127.0.0.3")  # 2 of 4: 50%
+        relayguard.wait_for_log(r"warning: stress: entering: 2 untrusted sessions of max-connections 4 "
+                                r"\(stress-threshold 50%\): shorter timeouts, longer greet delay$")
+        # Both untrusted sessions, the one already waiting included, time out in stress-command-timeout
+        # rather than the hour of command-timeout.
+        for client in (first, second):
+            replies = client.read_until_closed(timeout=20)
+            self.assertTrue(replies and replies[-1].code == 421 and replies[-1].enhanced == "4.4.2",
+                            [str(reply) for reply in replies])
+        relayguard.wait_for_log(r"warning: stress: leaving: 1 untrusted sessions of max-connections 4$")
+        self.assertReply(trusted.command("NOOP"), 250)
+        self.assertEqual(relayguard.stderr().count("stress: entering"), 1)
+        self.assertEqual(relayguard.stderr().count("stress: leaving"), 1)
+
+    def test_under_stress_untrusted_clients_must_wait_for_the_greeting(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={
+            "max-connections": 4, "stress-threshold": 25, "stress-greet-delay": "1s",
+            "stress-command-timeout": "1h"})
+        self.greeted(relayguard, source="127.0.0.2")  # 1 of 4 is 25%: stress
+        relayguard.wait_for_log(r"stress: entering: 1 untrusted sessions")
+        talker = self.connect(relayguard, source="127.0.0.3")
+        talker.send(b"EHLO bot.test\r\n")
+        self.assertEqual(talker.read_reply().line, "554 5.5.0 Error: SMTP protocol synchronization")
+        # A trusted client is greeted at once, however early it talks.
+        trusted = self.connect(relayguard, source=h.TRUSTED_CLIENT)
+        trusted.send(b"EHLO office.test\r\n")
+        self.assertReply(trusted.read_reply(), 220)
+        self.assertReply(trusted.read_reply(), 250)
+
+    def test_stress_threshold_zero_never_enters(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"max-connections": 2, "stress-threshold": 0})
+        held = [self.greeted(relayguard, source=source) for source in ("127.0.0.2", "127.0.0.3")]
+        self.assertReply(held[1].command("NOOP"), 250)
+        self.assertNotIn("stress: entering", relayguard.stderr())
+
+
+class MailDeadlineTests(h.IntegrationTestCase):
+    """<limits mail-deadline>: an untrusted session must reach its first MAIL in time, however busily it
+    sends other commands; trusted sessions and sessions past MAIL are not bound by it."""
+
+    def keep_busy(self, client, seconds):
+        """NOOPs every 0.2 s for `seconds`; the replies, ending with whatever came when it was closed."""
+        replies = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                client.send(b"NOOP\r\n")
+                replies.append(client.read_reply())
+            except (h.ConnectionClosed, OSError):
+                break
+            if replies[-1].code != 250:
+                replies += client.read_until_closed()
+                break
+            time.sleep(0.2)
+        return replies
+
+    def test_noops_do_not_keep_an_untrusted_session_before_mail(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"mail-deadline": "1s", "command-timeout": "1h"})
+        untrusted = self.greeted(relayguard, source="127.0.0.2")
+        replies = self.keep_busy(untrusted, 20)
+        self.assertEqual(replies[-1].line, f"421 4.4.2 {h.RELAYGUARD_HOSTNAME} Error: timeout exceeded")
+        self.assertTrue(untrusted.is_closed())
+        relayguard.wait_for_log(r"timeout before MAIL from unknown\[127\.0\.0\.2\]$")
+
+    def test_trusted_sessions_and_sessions_past_mail_are_not_bound(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, limits={"mail-deadline": "1s", "command-timeout": "1h"})
+        trusted = self.greeted(relayguard, source=h.TRUSTED_CLIENT)
+        mailer = self.greeted(relayguard, source="127.0.0.3")
+        self.assertReply(mailer.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        for client in (trusted, mailer):
+            replies = self.keep_busy(client, 2.5)
+            self.assertTrue(all(reply.code == 250 for reply in replies), [str(reply) for reply in replies])
+        self.assertNotIn("timeout before MAIL", relayguard.stderr())
 
 
 class ClientTimeoutTests(h.IntegrationTestCase):

@@ -105,7 +105,8 @@ std::string full_configuration() {
           max-message-size="10M" command-timeout="2m" data-timeout="15m" max-errors="4"
           client-ipv6-prefix="56" max-connection-rate="30" rate-window="10m" max-message-rate="40"
           max-recipient-rate="400" max-login-message-rate="100" max-login-recipient-rate="2000"
-          mail-rate-window="2h" login-lockout-after="2" login-lockout="1d"/>
+          mail-rate-window="2h" login-lockout-after="2" login-lockout="1d" mail-deadline="90s"
+          stress-threshold="60" stress-command-timeout="5s" stress-mail-deadline="20s" stress-greet-delay="3s"/>
   <data bare-newline="normalize"/>
   <log target="syslog" level="debug"/>
 </relayguard>
@@ -201,6 +202,11 @@ TEST_CASE("A configuration with every element loads into the expected values", "
     CHECK(config.limits.mail_rate_window == std::chrono::hours(2));
     CHECK(config.limits.login_lockout_after == 2);
     CHECK(config.limits.login_lockout == std::chrono::hours(24));
+    CHECK(config.limits.mail_deadline == std::chrono::seconds(90));
+    CHECK(config.limits.stress_threshold == 60);
+    CHECK(config.limits.stress_command_timeout == std::chrono::seconds(5));
+    CHECK(config.limits.stress_mail_deadline == std::chrono::seconds(20));
+    CHECK(config.limits.stress_greet_delay == std::chrono::seconds(3));
     CHECK(config.limits.max_recipients == 250);
     CHECK(config.limits.max_message_size == 10u * 1024 * 1024);
     CHECK(config.limits.command_timeout == std::chrono::minutes(2));
@@ -269,6 +275,11 @@ TEST_CASE("Omitted elements and attributes take the documented defaults", "[conf
     CHECK(config.limits.mail_rate_window == std::chrono::hours(1));
     CHECK(config.limits.login_lockout_after == 3);
     CHECK(config.limits.login_lockout == std::chrono::hours(1));
+    CHECK(config.limits.mail_deadline == std::chrono::minutes(5));
+    CHECK(config.limits.stress_threshold == 80);
+    CHECK(config.limits.stress_command_timeout == std::chrono::seconds(10));
+    CHECK(config.limits.stress_mail_deadline == std::chrono::seconds(30));
+    CHECK(config.limits.stress_greet_delay == std::chrono::seconds(2));
     CHECK(config.limits.max_recipients == 100);
     CHECK(config.limits.max_message_size == 50u * 1024 * 1024);
     CHECK(config.limits.command_timeout == std::chrono::minutes(5));
@@ -520,6 +531,10 @@ TEST_CASE("Mistakes in identity tls limits data and log are reported with their 
          "<limits mail-rate-window>", "is out of range"},
         {"login-lockout-after too many", with_sections("  <limits login-lockout-after=\"101\"/>\n"), 4,
          "<limits login-lockout-after>", "\"101\" is out of range (0-100)"},
+        {"stress-threshold over 100", with_sections("  <limits stress-threshold=\"120\"/>\n"), 4,
+         "<limits stress-threshold>", "\"120\" is out of range (0-100)"},
+        {"stress-greet-delay too long", with_sections("  <limits stress-greet-delay=\"1m\"/>\n"), 4,
+         "<limits stress-greet-delay>", "\"1m\" is out of range (0ms-30s)"},
         {"max-errors negative", with_sections("  <limits\n    max-errors=\"-1\"/>\n"), 5,
          "<limits max-errors>", "\"-1\" is not a whole number"},
         {"max-recipients huge", with_sections("  <limits max-recipients=\"99999999999\"/>\n"), 4,

@@ -102,6 +102,16 @@ struct LimitsConfig {
     // Wait this long before the greeting; a client that talks first is refused (postscreen's pregreet
     // test). Zero: greet at once.
     std::chrono::milliseconds greet_delay{0};
+    // How long an untrusted session may take from connecting to its first MAIL FROM (greeting, EHLO,
+    // STARTTLS and AUTH included): a client that trickles commands to hold its slot is closed.
+    std::chrono::milliseconds mail_deadline{std::chrono::minutes(5)};
+    // Stress mode, after Postfix's: while the untrusted sessions are at stress_threshold percent of
+    // max_connections or more (0: never), untrusted sessions get the shorter command timeout and mail
+    // deadline and the longer greet delay below.
+    unsigned stress_threshold = 80;
+    std::chrono::milliseconds stress_command_timeout{std::chrono::seconds(10)}; // Postfix's ${stress?10}
+    std::chrono::milliseconds stress_mail_deadline{std::chrono::seconds(30)};
+    std::chrono::milliseconds stress_greet_delay{std::chrono::seconds(2)};
     // On SIGTERM, how long sessions in flight may take to finish before they are closed.
     std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};
 };
