@@ -24,6 +24,10 @@ constexpr milliseconds max_shutdown_timeout = std::chrono::minutes(10);
 constexpr unsigned max_connections_limit = 65535;
 constexpr unsigned max_recipients_limit = 100'000;
 constexpr unsigned max_connection_rate_limit = 1'000'000;
+// TLS ticket keys: rotated at least daily (each key is also accepted for one more lifetime); a
+// TLS 1.3 ticket may not live longer than 7 days (RFC 8446 §4.6.1) anyway.
+constexpr milliseconds min_ticket_lifetime = std::chrono::minutes(1);
+constexpr milliseconds max_ticket_lifetime = std::chrono::hours(24);
 constexpr unsigned max_mail_rate_limit = 10'000'000;
 constexpr unsigned max_lockout_after = 100;
 constexpr milliseconds max_mail_rate_window = std::chrono::hours(24);
@@ -117,11 +121,19 @@ void read_identity_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, 
 }
 
 void read_tls_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
-    const ConfigElement element(xml, log, {"certificate", "key"});
+    namespace local = config_server_sections_detail;
+    const ConfigElement element(xml, log, {"certificate", "key", "session-tickets", "ticket-lifetime"});
     element.reject_children();
     TlsConfig tls;
     const bool certificate_read = element.read("certificate", tls.certificate, parse_file_path_value, true);
     const bool key_read = element.read("key", tls.key, parse_file_path_value, true);
+    std::chrono::milliseconds lifetime = tls.ticket_lifetime;
+    element.read("ticket-lifetime", lifetime,
+                 duration_in(local::min_ticket_lifetime, local::max_ticket_lifetime));
+    bool tickets = true;
+    element.read("session-tickets", tickets, one_of<bool>({{"off", false}, {"on", true}}));
+    tls.ticket_lifetime =
+        tickets ? std::chrono::duration_cast<std::chrono::seconds>(lifetime) : std::chrono::seconds{0};
     if (certificate_read && key_read) {
         draft.config.tls = std::move(tls);
     }

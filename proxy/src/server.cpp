@@ -525,7 +525,8 @@ std::vector<ListenerSpec> fixed_listener_specs(const policy::Config& config) {
 bool load_tls_contexts(const policy::Config& config, TlsContexts& contexts, std::string& error) {
     TlsContexts loaded;
     if (config.tls) {
-        loaded.listeners = TlsServerContext::load(config.tls->certificate, config.tls->key, error);
+        loaded.listeners = TlsServerContext::load(config.tls->certificate, config.tls->key, error,
+                                                  config.tls->ticket_lifetime);
         if (!loaded.listeners) {
             return false;
         }

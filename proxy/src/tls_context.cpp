@@ -8,6 +8,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 #if MBEDTLS_VERSION_MAJOR >= 3
@@ -83,6 +84,12 @@ constexpr char client_personalization[] = "relayguard tls client";
 constexpr unsigned char upstream_max_fragment_code = MBEDTLS_SSL_MAX_FRAG_LEN_4096;
 #endif
 
+// Session tickets need the ticket module and the session ticket extension; mbedTLS 3's TLS 1.3 also
+// needs the psk_dhe_ke key exchange mode compiled in to resume (without it only TLS 1.2 resumes).
+#if defined(MBEDTLS_SSL_TICKET_C) && defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_SRV_C)
+#define RELAYGUARD_SESSION_TICKETS 1
+#endif
+
 // Everything one configuration needs, at a fixed address: mbedtls_ssl_config keeps pointers to the
 // random generator, the certificates, the key and the cipher suite list.
 struct ContextState {
@@ -93,6 +100,10 @@ struct ContextState {
     mbedtls_ssl_config config;
     std::array<int, wanted_ciphersuite_count + 1> ciphersuites{}; // zero-terminated
     bool verifies_peer = false;
+#if defined(RELAYGUARD_SESSION_TICKETS)
+    mbedtls_ssl_ticket_context tickets; // server only, when tickets are on
+#endif
+    bool issues_tickets = false;
 
     ContextState() {
         mbedtls_entropy_init(&entropy);
@@ -100,9 +111,15 @@ struct ContextState {
         mbedtls_x509_crt_init(&certificates);
         mbedtls_pk_init(&key);
         mbedtls_ssl_config_init(&config);
+#if defined(RELAYGUARD_SESSION_TICKETS)
+        mbedtls_ssl_ticket_init(&tickets);
+#endif
     }
     ~ContextState() {
         mbedtls_ssl_config_free(&config);
+#if defined(RELAYGUARD_SESSION_TICKETS)
+        mbedtls_ssl_ticket_free(&tickets); // wipes the ticket keys
+#endif
         mbedtls_pk_free(&key); // wipes the private key
         mbedtls_x509_crt_free(&certificates);
         mbedtls_ctr_drbg_free(&random);
@@ -313,7 +330,7 @@ bool configure_common(ContextState& state, int endpoint, std::string& error) {
     mbedtls_ssl_conf_min_tls_version(&state.config, MBEDTLS_SSL_VERSION_TLS1_2);
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
     mbedtls_ssl_conf_max_tls_version(&state.config, MBEDTLS_SSL_VERSION_TLS1_3);
-    // Ephemeral (EC)DHE only: no pre-shared keys and therefore no resumption tickets to manage.
+    // Ephemeral (EC)DHE only; configure_tickets adds psk_dhe_ke to a listener's configuration.
     mbedtls_ssl_conf_tls13_key_exchange_modes(&state.config, MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL);
 #else
     mbedtls_ssl_conf_max_tls_version(&state.config, MBEDTLS_SSL_VERSION_TLS1_2);
@@ -335,9 +352,40 @@ bool configure_common(ContextState& state, int endpoint, std::string& error) {
     return choose_ciphersuites(state, error);
 }
 
+// Ticket keys and callbacks for a server configuration (see tls_context.hpp).
+bool configure_tickets(ContextState& state, std::chrono::seconds lifetime, std::string& error) {
+#if defined(RELAYGUARD_SESSION_TICKETS)
+    if (lifetime.count() <= 0) {
+        return true;
+    }
+    const int ret =
+        mbedtls_ssl_ticket_setup(&state.tickets, mbedtls_ctr_drbg_random, &state.random,
+                                 MBEDTLS_CIPHER_AES_256_GCM, static_cast<std::uint32_t>(lifetime.count()));
+    if (ret != 0) {
+        error = "cannot set up TLS session tickets: " + describe_mbedtls_error(ret);
+        return false;
+    }
+    mbedtls_ssl_conf_session_tickets_cb(&state.config, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+                                        &state.tickets);
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_3) &&                                       \
+    defined(MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL_ENABLED)
+    mbedtls_ssl_conf_tls13_key_exchange_modes(&state.config,
+                                              MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL |
+                                                  MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL);
+#endif
+    state.issues_tickets = true;
+#else
+    (void)state;
+    (void)lifetime;
+    (void)error;
+#endif
+    return true;
+}
+
 std::unique_ptr<ContextState> build_server_state(const FileBytes& certificate,
                                                  const std::string& certificate_source, const FileBytes& key,
-                                                 const std::string& key_source, std::string& error) {
+                                                 const std::string& key_source,
+                                                 std::chrono::seconds ticket_lifetime, std::string& error) {
     auto state = std::make_unique<ContextState>();
     if (!start_crypto(error) || !seed_random(*state, server_personalization, error) ||
         !parse_certificates(*state, certificate, certificate_source, false, error) ||
@@ -352,6 +400,9 @@ std::unique_ptr<ContextState> build_server_state(const FileBytes& certificate,
     const int ret = mbedtls_ssl_conf_own_cert(&state->config, &state->certificates, &state->key);
     if (ret != 0) {
         error = "cannot use the certificate and key: " + describe_mbedtls_error(ret);
+        return nullptr;
+    }
+    if (!configure_tickets(*state, ticket_lifetime, error)) {
         return nullptr;
     }
     return state;
@@ -415,8 +466,10 @@ TlsServerContext::TlsServerContext(std::unique_ptr<tls_context_detail::ContextSt
 
 TlsServerContext::~TlsServerContext() = default;
 
-std::shared_ptr<const TlsServerContext>
-TlsServerContext::load(const std::string& certificate_file, const std::string& key_file, std::string& error) {
+std::shared_ptr<const TlsServerContext> TlsServerContext::load(const std::string& certificate_file,
+                                                               const std::string& key_file,
+                                                               std::string& error,
+                                                               std::chrono::seconds ticket_lifetime) {
     using namespace tls_context_detail;
     const std::string certificate_source = file_source("certificate", certificate_file);
     const std::string key_source = file_source("key", key_file);
@@ -426,25 +479,29 @@ TlsServerContext::load(const std::string& certificate_file, const std::string& k
         !read_file(key_file, max_key_file_size, key_source, key, error)) {
         return nullptr;
     }
-    auto state = build_server_state(certificate, certificate_source, key, key_source, error);
+    auto state = build_server_state(certificate, certificate_source, key, key_source, ticket_lifetime, error);
     if (!state) {
         return nullptr;
     }
     return std::shared_ptr<const TlsServerContext>(new TlsServerContext(std::move(state)));
 }
 
-std::shared_ptr<const TlsServerContext> TlsServerContext::load_from_memory(std::string_view certificate_pem,
-                                                                           std::string_view key_pem,
-                                                                           std::string& error) {
+std::shared_ptr<const TlsServerContext>
+TlsServerContext::load_from_memory(std::string_view certificate_pem, std::string_view key_pem,
+                                   std::string& error, std::chrono::seconds ticket_lifetime) {
     using namespace tls_context_detail;
     const FileBytes certificate(certificate_pem);
     const FileBytes key(key_pem);
-    auto state =
-        build_server_state(certificate, memory_source("certificate"), key, memory_source("key"), error);
+    auto state = build_server_state(certificate, memory_source("certificate"), key, memory_source("key"),
+                                    ticket_lifetime, error);
     if (!state) {
         return nullptr;
     }
     return std::shared_ptr<const TlsServerContext>(new TlsServerContext(std::move(state)));
+}
+
+bool TlsServerContext::issues_tickets() const {
+    return state_->issues_tickets;
 }
 
 const mbedtls_ssl_config& TlsServerContext::ssl_config() const {

@@ -259,24 +259,27 @@ class SmtpClient:
         if tls:
             self.wrap_tls()
 
-    def wrap_tls(self, context=None, server_hostname=RELAYGUARD_HOSTNAME):
+    def wrap_tls(self, context=None, server_hostname=RELAYGUARD_HOSTNAME, session=None):
         """Runs a TLS handshake on the connection (implicit TLS, or after "220 Ready to start TLS"); octets
-        already buffered in plain text are an error (the server answered something it should not have)."""
+        already buffered in plain text are an error (the server answered something it should not have).
+        `session`: an earlier connection's ssl.SSLSession (from the same context) to resume."""
         if self._buffer:
             raise AssertionError(f"{self.name}: plain-text octets left before the TLS handshake: {self._buffer!r}")
-        self._note("TLS handshake")
+        self._note("TLS handshake" + (" (offering to resume)" if session else ""))
         self.sock.settimeout(self.timeout)
-        self.sock = (context or client_tls_context()).wrap_socket(self.sock, server_hostname=server_hostname)
+        self.sock = (context or client_tls_context()).wrap_socket(self.sock, server_hostname=server_hostname,
+                                                                   session=session)
         self.tls = True
-        self._note(f"TLS established: {self.sock.version()} {self.sock.cipher()[0]}")
+        self._note(f"TLS established: {self.sock.version()} {self.sock.cipher()[0]}"
+                   + (" (resumed)" if self.sock.session_reused else ""))
         return self.sock.version(), self.sock.cipher()
 
-    def starttls(self, context=None):
+    def starttls(self, context=None, session=None):
         """STARTTLS, which must be answered 220, then the handshake; returns the 220 reply."""
         reply = self.command("STARTTLS")
         if reply.code != 220:
             raise AssertionError(f"{self.name}: STARTTLS answered {reply}")
-        self.wrap_tls(context)
+        self.wrap_tls(context, session=session)
         return reply
 
     def _note(self, text):

@@ -42,13 +42,14 @@ class TlsTestCase(h.IntegrationTestCase):
         super().setUpClass()
         cls.password_hash = h.password_hash(PASSWORD, iterations=1000)
 
-    def start_secure(self, sink, listen_tls=("starttls", "implicit"), auth=None, users=None, **options):
+    def start_secure(self, sink, listen_tls=("starttls", "implicit"), auth=None, users=None, tls_options=None,
+                     **options):
         certificate, key = h.self_signed_certificate(self.workdir / "tls")
         if users is None:
             users = [{"name": "alice", "password-hash": self.password_hash}]
         return self.start_relayguard(sink, listen=("127.0.0.1",) * len(listen_tls), listen_tls=listen_tls,
-                                     tls={"certificate": certificate, "key": key}, auth=auth or {}, users=users,
-                                     **options)
+                                     tls={"certificate": certificate, "key": key, **(tls_options or {})},
+                                     auth=auth or {}, users=users, **options)
 
     def tls_greeted(self, relayguard, source=h.UNTRUSTED_CLIENT, **options):
         """A client past the greeting, EHLO, STARTTLS and the EHLO after it; returns (client, EHLO reply)."""
@@ -291,6 +292,58 @@ class StartTlsTests(TlsTestCase):
         self.assertRegex(output, r"=== TLS started with cipher TLSv1\.[23]:")
         [transaction] = sink.wait_for_transactions(1)
         self.assertEqual(transaction.rcpt_tos, [h.LOCAL_RECIPIENT])
+
+
+class TlsResumptionTests(TlsTestCase):
+    """Session tickets: a client that reconnects resumes without the certificate and signature (TLS 1.2
+    tickets; TLS 1.3 psk_dhe_ke, with a fresh key exchange); a reload makes new ticket keys; <tls
+    session-tickets="off"> issues none."""
+
+    def starttls_session(self, relayguard, context, ticket=None):
+        """A STARTTLS session offering `ticket`; returns (resumed, the session to resume next time)."""
+        client = self.greeted(relayguard.listener("starttls"))
+        client.starttls(context, session=ticket)
+        # TLS 1.3 tickets come after the handshake, with the first records: read a reply first.
+        self.assertReply(client.ehlo(), 250)
+        resumed, session = client.sock.session_reused, client.sock.session
+        self.assertReply(client.command("QUIT"), 221)
+        client.close()
+        return resumed, session
+
+    def test_a_reconnecting_client_resumes_until_a_reload(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink)
+        context = h.client_tls_context()
+        resumed, ticket = self.starttls_session(relayguard, context)
+        self.assertFalse(resumed)
+        self.assertTrue(ticket is not None and ticket.has_ticket, "no session ticket was issued")
+        resumed, _ = self.starttls_session(relayguard, context, ticket)
+        self.assertTrue(resumed, "the second connection did not resume")
+        # A resumed session carries mail like any other, on the implicit-TLS listener too.
+        client = self.connect(relayguard.listener("implicit"), source=h.TRUSTED_CLIENT)
+        client.wrap_tls(context, session=ticket)
+        self.assertTrue(client.sock.session_reused)
+        self.assertReply(client.read_reply(), 220)
+        self.assertReply(client.ehlo(), 250)
+        self.assertEqual(self.deliver(client, h.crlf_message("Subject: resumed", "", "body")).code, 250)
+        client.close()
+        # A reload makes new ticket keys: the old ticket no longer resumes, and a new one does.
+        relayguard.reload()
+        resumed, fresh = self.starttls_session(relayguard, context, ticket)
+        self.assertFalse(resumed, "a ticket from before the reload resumed")
+        resumed, _ = self.starttls_session(relayguard, context, fresh)
+        self.assertTrue(resumed)
+        self.settle(relayguard, sink)
+        self.assertEqual(len(sink.transactions), 1)
+
+    def test_session_tickets_off_issues_none(self):
+        sink = self.start_sink()
+        relayguard = self.start_secure(sink, tls_options={"session-tickets": "off"})
+        context = h.client_tls_context()
+        resumed, ticket = self.starttls_session(relayguard, context)
+        self.assertFalse(ticket is not None and ticket.has_ticket)
+        resumed, _ = self.starttls_session(relayguard, context, ticket)
+        self.assertFalse(resumed)
 
 
 class ImplicitTlsTests(TlsTestCase):

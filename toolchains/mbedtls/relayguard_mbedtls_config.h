@@ -119,7 +119,10 @@
 #define MBEDTLS_SSL_CLI_C
 #define MBEDTLS_SSL_PROTO_TLS1_2
 #define MBEDTLS_SSL_PROTO_TLS1_3
-#define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ENABLED /* no PSK modes: forward secrecy always */
+#define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ENABLED
+/* Resumption with a ticket, still with a fresh (EC)DHE exchange (psk_dhe_ke): forward secrecy is kept.
+ * Plain psk_ke (MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_ENABLED), which has none, stays out. */
+#define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL_ENABLED
 #define MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE /* middlebox compatibility, as OpenSSL clients expect */
 #define MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED
 #define MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED
@@ -129,9 +132,13 @@
 /* Required by TLS 1.3 in 3.6. It costs nothing towards clients (relayguard asks none for a certificate);
  * on the upstream leg the upstream's chain stays in memory for as long as the link is open. */
 #define MBEDTLS_SSL_KEEP_PEER_CERTIFICATE
-/* The TLS 1.3 client must understand an upstream's NewSessionTicket (OpenSSL sends two after every
- * handshake): without this option the message is an error. relayguard never offers tickets itself. */
+/* Session tickets: the listeners issue them (<tls session-tickets>, on by default) so that a client that
+ * reconnects skips the certificate and signature, the costliest part of a handshake on a router; and the
+ * TLS 1.3 client must understand an upstream's NewSessionTicket (OpenSSL sends two after every
+ * handshake), without this option an error. The ticket module encrypts them (AES-256-GCM, keys in
+ * memory, rotated every ticket lifetime). */
 #define MBEDTLS_SSL_SESSION_TICKETS
+#define MBEDTLS_SSL_TICKET_C
 /* A client that asks for smaller records (RFC 6066 max_fragment_length) gets them, and with variable
  * buffer lengths the session's record buffers shrink to that size once the handshake is over. */
 #define MBEDTLS_SSL_MAX_FRAGMENT_LENGTH

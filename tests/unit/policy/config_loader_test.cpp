@@ -82,7 +82,7 @@ std::string full_configuration() {
   <upstream host="mail.internal.example." port="2526" tls="required" connect-timeout="30s"
             xclient="on" ca="/etc/relayguard/upstream-ca.pem"/>
   <identity hostname="mx.example.com"/>
-  <tls certificate="/etc/relayguard/cert.pem" key="/etc/relayguard/key.pem"/>
+  <tls certificate="/etc/relayguard/cert.pem" key="/etc/relayguard/key.pem" ticket-lifetime="6h"/>
   <clients default="deny">
     <deny network="198.51.100.128/25"/>
     <allow network="198.51.100.0/24"/>
@@ -149,6 +149,7 @@ TEST_CASE("A configuration with every element loads into the expected values", "
     REQUIRE(config.tls);
     CHECK(config.tls->certificate == "/etc/relayguard/cert.pem");
     CHECK(config.tls->key == "/etc/relayguard/key.pem");
+    CHECK(config.tls->ticket_lifetime == std::chrono::hours(6));
 
     using config_loader_test::address;
     CHECK(config.clients.default_action() == ConnectionAcl::Action::deny);
@@ -297,6 +298,19 @@ TEST_CASE("The trusted pool is as large as max-connections unless it is given", 
     REQUIRE(result.config);
     CHECK(result.config->limits.max_connections == 40);
     CHECK(result.config->limits.trusted_connections == 40);
+}
+
+TEST_CASE("TLS session tickets are on for an hour unless turned off", "[config]") {
+    const ConfigLoadResult on = config_loader_test::load(
+        config_loader_test::with_sections("  <tls certificate=\"c.pem\" key=\"k.pem\"/>\n"));
+    INFO(config_loader_test::describe(on.errors));
+    REQUIRE(on.config);
+    CHECK(on.config->tls->ticket_lifetime == std::chrono::hours(1));
+    const ConfigLoadResult off = config_loader_test::load(config_loader_test::with_sections(
+        "  <tls certificate=\"c.pem\" key=\"k.pem\" session-tickets=\"off\" ticket-lifetime=\"2h\"/>\n"));
+    INFO(config_loader_test::describe(off.errors));
+    REQUIRE(off.config);
+    CHECK(off.config->tls->ticket_lifetime == std::chrono::seconds(0));
 }
 
 TEST_CASE("A listener offers STARTTLS by default once tls is configured", "[config]") {
@@ -508,6 +522,11 @@ TEST_CASE("Mistakes in identity tls limits data and log are reported with their 
          "<identity hostname>", "\"-mx.example.com\" is not a host name"},
         {"tls without key", with_sections("  <tls certificate=\"/etc/cert.pem\"/>\n"), 4, "<tls key>",
          "missing"},
+        {"ticket lifetime too short",
+         with_sections("  <tls certificate=\"a\" key=\"b\" ticket-lifetime=\"5s\"/>\n"), 4,
+         "<tls ticket-lifetime>", "\"5s\" is out of range (1m-1d)"},
+        {"session-tickets", with_sections("  <tls certificate=\"a\" key=\"b\" session-tickets=\"yes\"/>\n"),
+         4, "<tls session-tickets>", "\"yes\" is not one of: off, on"},
         {"two tls elements",
          with_sections("  <tls certificate=\"a\" key=\"b\"/>\n  <tls certificate=\"a\" key=\"b\"/>\n"), 5,
          "<tls>", "given twice (first at line 4)"},

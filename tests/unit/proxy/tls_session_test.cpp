@@ -737,6 +737,27 @@ TEST_CASE("TLS server context loads matching certificate and key files", "[tls]"
     require_handshake(client, server);
 }
 
+TEST_CASE("TLS server context issues tickets only when given a lifetime", "[tls]") {
+    std::string error;
+    const auto without = TlsServerContext::load_from_memory(tls_session_test::server_certificate_pem,
+                                                            tls_session_test::server_key_pem, error);
+    REQUIRE(without);
+    CHECK_FALSE(without->issues_tickets());
+    const auto with =
+        TlsServerContext::load_from_memory(tls_session_test::server_certificate_pem,
+                                           tls_session_test::server_key_pem, error, std::chrono::hours(1));
+    INFO(error);
+    REQUIRE(with);
+    // Every mbedTLS relayguard is built against has the ticket module (Debian's 2.28, 3.6 and the
+    // static builds' configuration).
+    CHECK(with->issues_tickets());
+    // A session made from it still completes its full handshake.
+    BufferPool pool(tls_session_test::large_block, 4);
+    tls_session_test::Peer server(pool, with);
+    tls_session_test::Peer client(pool, tls_session_test::client_context(), "mail.example.test");
+    tls_session_test::require_handshake(client, server);
+}
+
 TEST_CASE("TLS contexts name the file that is missing or not a certificate", "[tls]") {
     TemporaryFiles files;
     const std::string key = files.write("server.key", server_key_pem);

@@ -49,6 +49,10 @@ struct UpstreamConfig {
 struct TlsConfig {
     std::string certificate;
     std::string key;
+    // Session resumption for clients that reconnect: tickets (RFC 5077 in TLS 1.2; in TLS 1.3 with
+    // psk_dhe_ke only, so every session keeps an ephemeral key exchange) under keys held in memory only
+    // and replaced every ticket_lifetime. Zero: no tickets.
+    std::chrono::seconds ticket_lifetime{std::chrono::hours(1)};
 };
 
 struct UserConfig {

@@ -9,14 +9,21 @@
 //   - ECDHE key exchange only, with AEAD ciphers: TLS 1.3's AES-GCM and CHACHA20-POLY1305 suites, and
 //     ECDHE-ECDSA / ECDHE-RSA with AES-GCM or CHACHA20-POLY1305 for TLS 1.2 (suites the library was
 //     built without are left out; a context with no suite left is refused);
-//   - in TLS 1.3, the pure ephemeral key exchange (no PSK, no resumption);
+//   - in TLS 1.3, the ephemeral key exchange, and for the listeners, when tickets are on, resumption
+//     with psk_dhe_ke only: a resumed session still has an ephemeral (EC)DHE exchange of its own, so
+//     it keeps forward secrecy (plain psk_ke, which has none, is never accepted);
+//   - on the listeners, session tickets (RFC 5077 for TLS 1.2, RFC 8446 §4.6.1 for TLS 1.3) under
+//     AES-256-GCM keys made from the context's random generator, held in memory only and replaced every
+//     ticket lifetime (mbedTLS keeps the previous key for one more lifetime, so a ticket is good for
+//     one to two lifetimes); a reload makes new keys. The upstream leg never uses tickets;
 //   - no renegotiation.
 //
-// Threading: the random generator inside a context is not locked. All sessions made from one context
-// must run on one thread (relayguard's single io_context thread).
+// Threading: the random generator and the ticket keys inside a context are not locked. All sessions made from
+// one context must run on one thread (relayguard's single io_context thread).
 //
 // mbedTLS types stay out of this header except for one forward declaration, so that code including it
 // (the session engine, the tests) does not depend on which mbedTLS version the library was built with.
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -52,12 +59,18 @@ public:
     // checks that the key belongs to the leaf certificate (mbedtls_pk_check_pair), seeds the random
     // generator and builds the server configuration. On failure returns null and sets `error` to one
     // line that names the file and says what is wrong; it never contains key material.
+    // `ticket_lifetime`: issue session tickets under keys replaced that often; zero: none (<tls
+    // session-tickets="off">, and a build whose mbedTLS lacks MBEDTLS_SSL_TICKET_C).
     static std::shared_ptr<const TlsServerContext> load(const std::string& certificate_file,
-                                                        const std::string& key_file, std::string& error);
+                                                        const std::string& key_file, std::string& error,
+                                                        std::chrono::seconds ticket_lifetime = {});
     // The same from PEM text (tests, embedded defaults). Error messages say "(in memory)" instead of a
     // file name.
     static std::shared_ptr<const TlsServerContext>
-    load_from_memory(std::string_view certificate_pem, std::string_view key_pem, std::string& error);
+    load_from_memory(std::string_view certificate_pem, std::string_view key_pem, std::string& error,
+                     std::chrono::seconds ticket_lifetime = {});
+    // Whether sessions made from this context may be resumed with a ticket.
+    bool issues_tickets() const;
 
     ~TlsServerContext();
     TlsServerContext(const TlsServerContext&) = delete;
