@@ -422,29 +422,40 @@ class Run:
         started = self.start_behind(names, sink, "with STARTTLS", folder="tls", tls=certificate, starttls=True)
         rates = {name: [] for name in started}
         cpu = {name: [] for name in started}
+        resumed_rates = {name: [] for name in started}
+        resumed_cpu = {name: [] for name in started}
+        resumed_share = {name: [] for name in started}
         details = {name: {"group": loadgen.ecdhe_group("127.0.0.1", contender.port)}
                    for name, contender in started.items()}
         count = plan["handshakes"]
-        self.say(f"STARTTLS: {count} handshakes from {plan['handshake_workers']} client processes, "
-                 f"{plan['handshake_rounds']} rounds")
+        self.say(f"STARTTLS: {count} full and {count} resumed handshakes from {plan['handshake_workers']} "
+                 f"client processes, {plan['handshake_rounds']} rounds")
         for round_index in range(plan["handshake_rounds"]):
             for name in rotate(list(started), round_index):
                 contender = started[name]
-                before = sum(cs.cpu_seconds(pid) for pid in contender.pids())
-                try:
-                    elapsed, version, cipher = loadgen.starttls_handshakes("127.0.0.1", contender.port, count,
-                                                                           plan["handshake_workers"])
-                except (loadgen.LoadFailed, OSError) as error:
-                    self.fail(f"handshakes {name}", error)
-                    continue
-                after = sum(cs.cpu_seconds(pid) for pid in contender.pids())
-                rates[name].append(count / elapsed)
-                cpu[name].append((after - before) * 1000 / count)
-                details[name].update({"tls_version": version, "cipher": cipher})
+                for resume, rate_list, cpu_list in ((False, rates, cpu), (True, resumed_rates, resumed_cpu)):
+                    before = sum(cs.cpu_seconds(pid) for pid in contender.pids())
+                    try:
+                        elapsed, version, cipher, resumed = loadgen.starttls_handshakes(
+                            "127.0.0.1", contender.port, count, plan["handshake_workers"], resume=resume)
+                    except (loadgen.LoadFailed, OSError) as error:
+                        self.fail(f"handshakes {name}{' resumed' if resume else ''}", error)
+                        continue
+                    after = sum(cs.cpu_seconds(pid) for pid in contender.pids())
+                    rate_list[name].append(count / elapsed)
+                    cpu_list[name].append((after - before) * 1000 / count)
+                    if resume:
+                        resumed_share[name].append(resumed / count)
+                    else:
+                        details[name].update({"tls_version": version, "cipher": cipher})
         self.results["handshakes"] = {
             "count": count, "workers": plan["handshake_workers"], "rounds": plan["handshake_rounds"],
             "samples": rates, "median": {name: median(values) for name, values in rates.items()},
             "server_cpu_ms": {name: median(values) for name, values in cpu.items()}, "details": details,
+            # Offering a ticket every time: resumed where the server took it (the share says how often).
+            "resumed_median": {name: median(values) for name, values in resumed_rates.items() if values},
+            "resumed_server_cpu_ms": {name: median(values) for name, values in resumed_cpu.items() if values},
+            "resumed_share": {name: min(values) for name, values in resumed_share.items() if values},
         }
         for contender in started.values():
             self.stop(contender)

@@ -156,8 +156,9 @@ def client_tls_context(max_tls12=True):
     return context
 
 
-def starttls_session(host, port, context, source=None, timeout=10):
-    """Greeting, EHLO, STARTTLS, handshake, EHLO again: returns the TLS socket, idle and ready."""
+def starttls_session(host, port, context, source=None, timeout=10, session=None):
+    """Greeting, EHLO, STARTTLS, handshake (offering `session` to resume), EHLO again: returns the TLS
+    socket, idle and ready."""
     conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         conn.settimeout(timeout)
@@ -177,7 +178,7 @@ def starttls_session(host, port, context, source=None, timeout=10):
         code, _, rest = read_reply(conn, rest)
         if code != 220:
             raise LoadFailed(f"STARTTLS answered {code}")
-        tls = context.wrap_socket(conn, server_hostname="relayguard.bench")
+        tls = context.wrap_socket(conn, server_hostname="relayguard.bench", session=session)
         tls.sendall(b"EHLO bench.client\r\n")
         code, _, _ = read_reply(tls)
         if code != 250:
@@ -280,31 +281,46 @@ def command_round_trips(host, port, count, per_transaction=100):
 # STARTTLS handshakes.
 
 
-def _handshake_worker(host, port, count, start, results):
+def _handshake_worker(host, port, count, start, results, resume):
     context = client_tls_context(max_tls12=True)
-    done = 0
+    done = resumed = 0
     error = ""
     version = cipher = ""
+    session = None
+    if resume:
+        # The ticket to resume with comes from one full handshake before the clock starts.
+        try:
+            tls = starttls_session(host, port, context)
+            session = tls.session
+            tls.close()
+        except (OSError, LoadFailed, ssl.SSLError) as failure:
+            error = str(failure)
     start.wait()
     try:
-        for _ in range(count):
-            tls = starttls_session(host, port, context)
+        for _ in range(count if not error else 0):
+            tls = starttls_session(host, port, context, session=session)
             version, cipher = tls.version(), (tls.cipher() or ("",))[0]
+            if resume:
+                resumed += tls.session_reused
+                session = tls.session  # a server may renew the ticket
             tls.close()
             done += 1
     except (OSError, LoadFailed, ssl.SSLError) as failure:
         error = str(failure)
-    results.put((done, error, version, cipher))
+    results.put((done, error, version, cipher, resumed))
 
 
-def starttls_handshakes(host, port, count, workers):
+def starttls_handshakes(host, port, count, workers, resume=False):
     """`count` complete STARTTLS sessions (greeting, EHLO, STARTTLS, full handshake, EHLO) from
-    `workers` client processes in parallel; returns (elapsed seconds, TLS version, cipher suite)."""
+    `workers` client processes in parallel; returns (elapsed seconds, TLS version, cipher suite, how
+    many resumed). With `resume`, each worker first makes one full handshake and then offers its session
+    ticket every time: the handshakes are resumed ones where the server takes the ticket."""
     context = multiprocessing.get_context("fork")
     start = context.Event()
     results = context.Queue()
     share = [count // workers + (1 if index < count % workers else 0) for index in range(workers)]
-    processes = [context.Process(target=_handshake_worker, args=(host, port, n, start, results)) for n in share]
+    processes = [context.Process(target=_handshake_worker, args=(host, port, n, start, results, resume))
+                 for n in share]
     for process in processes:
         process.start()
     time.sleep(0.2)
@@ -314,12 +330,12 @@ def starttls_handshakes(host, port, count, workers):
     elapsed = time.perf_counter() - started
     for process in processes:
         process.join(timeout=10)
-    errors = [error for _, error, _, _ in outcomes if error]
-    completed = sum(done for done, _, _, _ in outcomes)
+    errors = [error for _, error, _, _, _ in outcomes if error]
+    completed = sum(done for done, _, _, _, _ in outcomes)
     if errors or completed != count:
         raise LoadFailed(f"{completed}/{count} handshakes completed: {errors[:1]}")
-    version, cipher = next(((v, c) for _, _, v, c in outcomes if v), ("", ""))
-    return elapsed, version, cipher
+    version, cipher = next(((v, c) for _, _, v, c, _ in outcomes if v), ("", ""))
+    return elapsed, version, cipher, sum(resumed for _, _, _, _, resumed in outcomes)
 
 
 def ecdhe_group(host, port):

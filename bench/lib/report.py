@@ -327,6 +327,24 @@ def measurement_tables(results):
                              f"{fmt_ratio(ratio(medians[name], medians.get('nginx')))} | {fmt(cpu.get(name), 2)} | "
                              f"{info.get('tls_version', '')} {info.get('cipher', '')}, {info.get('group', '?')} |")
         lines.append("")
+        resumed = handshakes.get("resumed_median") or {}
+        if resumed:
+            resumed_cpu = handshakes.get("resumed_server_cpu_ms") or {}
+            share = handshakes.get("resumed_share") or {}
+            lines.append("Resumed: each client process makes one full handshake, then offers its session ticket "
+                         "every time (TLS 1.2).")
+            lines.append("")
+            lines.append("| contender | resumed handshakes/s | × nginx | server CPU ms/handshake | × nginx | "
+                         "resumed, least of the rounds |")
+            lines.append("|---|---:|---:|---:|---:|---:|")
+            for name in ORDER:
+                if name in resumed:
+                    lines.append(f"| {LABELS[name]} | {fmt(resumed[name])} | "
+                                 f"{fmt_ratio(ratio(resumed[name], resumed.get('nginx')))} | "
+                                 f"{fmt(resumed_cpu.get(name), 2)} | "
+                                 f"{fmt_ratio(ratio(resumed_cpu.get(name), resumed_cpu.get('nginx')))} | "
+                                 f"{share.get(name, 0) * 100:.0f}% |")
+            lines.append("")
 
     return lines
 
@@ -432,6 +450,9 @@ def musl_tables(results):
     handshakes = results.get("handshakes") or {}
     row("STARTTLS handshakes/s (TLS 1.2, ECDHE X25519, ECDSA P-256)", handshakes.get("median") or {}, "nginx", shown())
     row("server CPU ms per handshake", handshakes.get("server_cpu_ms") or {}, "nginx", shown(2))
+    if handshakes.get("resumed_median"):
+        row("resumed STARTTLS handshakes/s (session ticket, TLS 1.2)", handshakes["resumed_median"], "nginx", shown())
+        row("server CPU ms per resumed handshake", handshakes.get("resumed_server_cpu_ms") or {}, "nginx", shown(2))
     sessions = sessions_main(results)
     for mode, words in (("one", "1 per connection"), ("many", "many per connection (-d)")):
         point = throughput_point(results, mode, sessions)
