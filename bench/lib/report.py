@@ -91,6 +91,13 @@ def targets(results):
     judged.append({"id": "bulk", "what": "bulk DATA (25 MB) ≥ 0.80× direct", "measured": fmt_ratio(value),
                    "met": None if value is None else value >= 0.80})
     judged += memory_targets(results.get("memory") or {}, "relayguard", tls_kib=40, idle_mib=2)
+    # "As cheap as a blind hop": a resumed STARTTLS handshake costs the server at most 1.5x nginx's.
+    resumed = (results.get("handshakes") or {}).get("resumed_server_cpu_ms") or {}
+    value = ratio(resumed.get("relayguard"), resumed.get("nginx"))
+    judged.append({"id": "resumed-handshake", "what": "server CPU per resumed STARTTLS handshake ≤ 1.5× nginx's",
+                   "measured": "—" if value is None else
+                   f"{fmt_ratio(value)} ({fmt(resumed.get('relayguard'), 2)} against {fmt(resumed.get('nginx'), 2)} ms)",
+                   "met": None if value is None else value <= 1.5})
     return judged + musl_targets(results)
 
 
