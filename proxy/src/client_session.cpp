@@ -209,13 +209,18 @@ std::chrono::milliseconds ClientSession::command_timeout() const {
 }
 
 void ClientSession::stress_began() {
-    if (pool_ != SessionPool::untrusted || phase_ != Phase::command || pending_ != Pending::none ||
-        deadline_ == std::chrono::steady_clock::time_point::max()) {
+    if (pool_ != SessionPool::untrusted || phase_ == Phase::closed) {
         return;
     }
     const auto now = std::chrono::steady_clock::now();
     if (mail_deadline_ != std::chrono::steady_clock::time_point::max()) {
         mail_deadline_ = std::min(mail_deadline_, now + config_->limits.stress_mail_deadline);
+    }
+    // Only a wait for the client's next command is shortened now; the greeting, a handshake, an AUTH
+    // challenge or DATA keep their own clocks, and meet the mail deadline at their next command wait.
+    if (phase_ != Phase::command || pending_ != Pending::none ||
+        deadline_ == std::chrono::steady_clock::time_point::max()) {
+        return;
     }
     deadline_ = std::min({deadline_, now + command_timeout(), mail_deadline_});
     host_.wake_at(deadline_);
@@ -705,11 +710,12 @@ void ClientSession::on_timeout() {
         client_gone("timeout while writing");
         return;
     }
-    const bool before_mail = mail_deadline_ <= std::chrono::steady_clock::now();
-    host_.log().info(std::string(before_mail             ? "timeout before MAIL"
-                                 : phase_ == Phase::data ? "timeout after DATA"
-                                                         : "timeout after command") +
-                     " from " + client_notation(client_address()));
+    if (mail_deadline_ <= std::chrono::steady_clock::now()) {
+        host_.log().info("mail-deadline exceeded: no recipient from " + client_notation(client_address()));
+    } else {
+        host_.log().info(std::string(phase_ == Phase::data ? "timeout after DATA" : "timeout after command") +
+                         " from " + client_notation(client_address()));
+    }
     abort_upstream();
     std::string reply = "421 4.4.2 ";
     reply += host_.hostname();
@@ -960,7 +966,6 @@ void ClientSession::handle_mail(const Command& command) {
         transaction().mail_from.clear();
         return;
     }
-    mail_deadline_ = std::chrono::steady_clock::time_point::max();
     transaction().smtputf8 = mail.smtputf8;
     transaction().mail_line = "MAIL FROM:" + transaction().mail_from;
     // The parameters are kept parsed so that they can be matched to the upstream's capabilities once
@@ -1292,6 +1297,9 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         }
         relay_upstream_reply(reply);
         if (reply.code_class() == 2) {
+            // A recipient the upstream took: the session is doing what it came for (a MAIL alone, then
+            // RSET, would lift the deadline without ever sending anything).
+            mail_deadline_ = std::chrono::steady_clock::time_point::max();
             transaction().recipients.push_back(transaction().rcpt_pending);
         }
         break;

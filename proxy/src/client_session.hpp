@@ -157,8 +157,8 @@ private:
     std::shared_ptr<const policy::Config> config_;
     TcpSocket socket_;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
-    // <limits mail-deadline>: when an untrusted session must have sent its first MAIL; max() once it has,
-    // or once it logged in, or for a trusted session.
+    // <limits mail-deadline>: when an untrusted session must have had its first recipient accepted; max()
+    // once it has, or once it logged in, or for a trusted session.
     std::chrono::steady_clock::time_point mail_deadline_ = std::chrono::steady_clock::time_point::max();
     policy::IpAddress client_;
     ByteBuffer in_;

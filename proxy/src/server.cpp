@@ -136,6 +136,7 @@ private:
     std::size_t untrusted_sessions_ = 0;
     std::size_t trusted_sessions_ = 0;
     bool stressed_ = false;
+    std::chrono::steady_clock::time_point stress_entered_;
     std::unordered_map<std::string, unsigned> sessions_per_client_;
     bool upstream_smtputf8_ = false;
     bool stopping_ = false;
@@ -397,9 +398,9 @@ void Server::Impl::sweep_deadlines() {
 
 void Server::Impl::session_authenticated(ClientSession& session) {
     // Its slot in the untrusted pool is given back: a session that logged in is no longer one of the
-    // internet's. The trusted pool may go over its limit by the sessions that logged in while it was
-    // full; they are connected already, and refusing the login would not free anything.
-    if (session.pool() == SessionPool::untrusted) {
+    // internet's. When the trusted pool is full it stays where it is, so that one stolen login used from
+    // many addresses cannot crowd the allowlist out.
+    if (session.pool() == SessionPool::untrusted && trusted_sessions_ < config_->limits.trusted_connections) {
         --untrusted_sessions_;
         ++trusted_sessions_;
         session.count_in(SessionPool::trusted);
@@ -411,21 +412,27 @@ void Server::Impl::update_stress() {
     const policy::LimitsConfig& limits = config_->limits;
     const std::size_t enter_at =
         std::max<std::size_t>(1, (std::size_t{limits.max_connections} * limits.stress_threshold + 99) / 100);
-    // Left at three quarters of where it was entered, so a pool hovering at the threshold does not
-    // flap in and out with every connection.
-    const std::size_t leave_at = enter_at * 3 / 4;
+    // Left at three quarters of where it was entered, so a pool hovering at the threshold does not flap
+    // in and out with every connection; and not before six stress command timeouts (a minute by
+    // default): the sessions it timed out together at entry would otherwise take it out at once, and
+    // the flood that reconnects would bring it back.
+    const std::size_t leave_at = std::min(enter_at - 1, enter_at * 3 / 4);
     const auto figures = [&] {
         return std::to_string(untrusted_sessions_) + " untrusted sessions of max-connections " +
                std::to_string(limits.max_connections);
     };
     if (!stressed_ && limits.stress_threshold > 0 && untrusted_sessions_ >= enter_at) {
         stressed_ = true;
+        stress_entered_ = std::chrono::steady_clock::now();
         log_.warning("stress: entering: " + figures() + " (stress-threshold " +
                      std::to_string(limits.stress_threshold) + "%): shorter timeouts, longer greet delay");
         for (ClientSession* session : sessions_) {
             session->stress_began();
         }
-    } else if (stressed_ && (limits.stress_threshold == 0 || untrusted_sessions_ <= leave_at)) {
+    } else if (stressed_ &&
+               (limits.stress_threshold == 0 ||
+                (untrusted_sessions_ <= leave_at &&
+                 std::chrono::steady_clock::now() - stress_entered_ >= 6 * limits.stress_command_timeout))) {
         stressed_ = false;
         log_.warning("stress: leaving: " + figures());
     }

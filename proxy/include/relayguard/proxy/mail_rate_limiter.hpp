@@ -44,8 +44,8 @@ public:
     explicit MailRateLimiter(const policy::LimitsConfig& limits);
 
     // A reload: new limits, the counts kept, unless the window or <limits client-ipv6-prefix> changed
-    // (counts made under them do not carry over); logins that are no longer users are forgotten, and
-    // so are their lockouts.
+    // (the windows then restart at the next event); logins that are no longer users are forgotten,
+    // except disabled ones (their lockout runs out as it would have).
     void reconfigure(const policy::LimitsConfig& limits, const std::vector<policy::UserConfig>& users);
 
     // Counts one event of a session: against its login when it authenticated (`login` not empty),

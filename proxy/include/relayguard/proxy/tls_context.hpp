@@ -14,8 +14,8 @@
 //     it keeps forward secrecy (plain psk_ke, which has none, is never accepted);
 //   - on the listeners, session tickets (RFC 5077 for TLS 1.2, RFC 8446 §4.6.1 for TLS 1.3) under
 //     AES-256-GCM keys made from the context's random generator, held in memory only and replaced every
-//     ticket lifetime (mbedTLS keeps the previous key for one more lifetime, so a ticket is good for
-//     one to two lifetimes); a reload makes new keys. The upstream leg never uses tickets;
+//     ticket lifetime (a ticket is good for at most one lifetime after its full handshake; mbedTLS
+//     keeps the previous key that long); a reload makes new keys. The upstream leg never uses tickets;
 //   - no renegotiation.
 //
 // Threading: the random generator and the ticket keys inside a context are not locked. All sessions made from
