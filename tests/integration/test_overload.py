@@ -7,10 +7,13 @@ under a bound worked out from the per-session figures, and relayguard must still
 Counts, not times: the bounds on waiting are generous and only there so that a hang fails the test.
 
 The RSS bound, from bench/ (docs/benchmarks.md): an idle plaintext session costs 0.8–0.9 KiB, and a
-session holding part of a command line also holds one 16 KiB buffer block. So the peak may exceed the
-RSS before the flood by at most 2 KiB per session relayguard can hold, 20 KiB per trickling session and
-16 MiB for everything else (the buffer pool's 64 idle blocks, allocator slack, the two mail clients' TLS
-and upstream connections). Under AddressSanitizer the figure is reported, not bounded: its shadow memory
+session holding part of a command line also holds one 16 KiB buffer block. A session that is answered
+and closed (a time-out, a refusal) borrows a 16 KiB block for its reply until the write completes, and
+touches one 4 KiB page of it; when stress mode times thousands out in one sweep, those pages are all
+resident at once. So the peak may exceed the RSS before the flood by at most 2 + 4 KiB per session
+relayguard can hold, 20 KiB per trickling session and 16 MiB for everything else (the buffer pool's 64
+idle blocks, allocator slack, the two mail clients' TLS and upstream connections). Measured on a
+2-core machine: 50.7 MB peak with glibc, 62.6 MB with the static musl build, against 103 MB. Under AddressSanitizer the figure is reported, not bounded: its shadow memory
 and quarantine are no measure of relayguard's."""
 
 import asyncio
@@ -47,6 +50,11 @@ def hostile_address(index):
 def kib(status_text, field):
     match = re.search(rf"^{field}:\s+(\d+) kB$", status_text, re.MULTILINE)
     return int(match.group(1)) if match else None
+
+
+def rss_bound(before_kib):
+    """The peak RSS allowed, in kB (see the module's text)."""
+    return before_kib + (2 + 4) * (MAX_CONNECTIONS + 64) + 20 * TRICKLING + 16 * 1024
 
 
 def raise_descriptor_limit(needed):
@@ -227,7 +235,7 @@ class OverloadTests(TlsTestCase):
         print(f"\noverload: hostile connections made {swarm.counts['connections']} "
               f"(held {held_at_end} at the end), connect errors {swarm.counts['connect errors']}, "
               f"trickled octets {swarm.counts['trickled octets']}; relayguard RSS {before} kB before, "
-              f"peak {peak} kB (bound {before + 2 * (MAX_CONNECTIONS + 64) + 20 * TRICKLING + 16 * 1024} kB)",
+              f"peak {peak} kB (bound {rss_bound(before)} kB)",
               flush=True)
 
         # Still serving: the flood has left, stress mode ends (at a connection that comes or goes once its
@@ -258,7 +266,7 @@ class OverloadTests(TlsTestCase):
         self.assertEqual(sum(ids.values()), 2 * MESSAGES_PER_CLIENT)
         self.assertGreaterEqual(swarm.counts["connections"], HOSTILE)
 
-        bound = before + 2 * (MAX_CONNECTIONS + 64) + 20 * TRICKLING + 16 * 1024
+        bound = rss_bound(before)
         if not sanitized:
             self.assertLessEqual(peak, bound, f"peak RSS {peak} kB against a bound of {bound} kB")
 
