@@ -15,6 +15,9 @@ native_packages=(
     busybox file binutils
     # the fuzz preset: clang with libFuzzer and the sanitizer runtimes (tests/fuzz)
     clang-14 libclang-rt-14-dev
+    # the metrics tests: promtool checks a scrape and the alert rules, a real Prometheus server scrapes,
+    # and prometheus_client's strict OpenMetrics parser reads the OpenMetrics exposition
+    prometheus python3-prometheus-client
 )
 cross_packages=(
     libmbedtls-dev:arm64 libtinyxml2-dev:arm64

@@ -15,6 +15,8 @@
 #include <relayguard/policy/config_loader.hpp>
 #include <relayguard/proxy/build_info.hpp>
 #include <relayguard/proxy/event_log.hpp>
+#include <relayguard/proxy/metrics.hpp>
+#include <relayguard/proxy/metrics_endpoint.hpp>
 #include <relayguard/proxy/server.hpp>
 
 #include <asio/io_context.hpp>
@@ -89,11 +91,15 @@ private:
     void stop(int signal_number);
     // Applies the plan for the current configuration and interfaces; returns the problems.
     std::vector<std::string> apply_listener_plan(const char* why);
+    // The same for <metrics listen>: opens, moves or closes the endpoint's sockets.
+    std::vector<std::string> apply_metrics_plan();
 
     DaemonOptions options_;
     TextOutput& err_;
     // Declared before the io_context: handlers it destroys at the end may still end sessions, which log.
     std::unique_ptr<proxy::EventLog> log_;
+    // Counted into by the server, its sessions and the feeder; read by the endpoint.
+    proxy::Metrics metrics_{RELAYGUARD_VERSION};
     asio::io_context io_{1};
     asio::signal_set stop_signals_;
     asio::signal_set reload_signals_;
@@ -103,6 +109,7 @@ private:
     proxy::TlsContexts tls_;
     std::string hostname_;
     std::unique_ptr<proxy::Server> server_;
+    std::unique_ptr<proxy::MetricsEndpoint> metrics_endpoint_; // with <metrics listen> only
     std::unique_ptr<hal::Watchdog> watchdog_;
     std::unique_ptr<WatchdogFeeder> feeder_;
     std::unique_ptr<hal::NicMonitor> nic_;
@@ -175,6 +182,7 @@ bool Daemon::Impl::step_configuration() {
         return false;
     }
     config_ = loaded.config;
+    metrics_.configuration_loaded(config_->sha256, std::chrono::system_clock::now());
     log_ = std::make_unique<proxy::EventLog>(config_->log.target, config_->log.level);
     hostname_ = config_->hostname.empty() ? daemon_detail::machine_hostname() : config_->hostname;
     log_->info(std::string("relayguard ") + RELAYGUARD_VERSION + " starting (" + proxy::library_versions() +
@@ -227,7 +235,7 @@ bool Daemon::Impl::step_watchdog() {
     if (watchdog_->last_reset_was_watchdog()) {
         log_->warning("boot: watchdog: the last reset of this board was the watchdog's");
     }
-    feeder_ = std::make_unique<WatchdogFeeder>(io_, *watchdog_, *log_);
+    feeder_ = std::make_unique<WatchdogFeeder>(io_, *watchdog_, *log_, &metrics_);
     feeder_->start();
     return true;
 }
@@ -274,9 +282,12 @@ bool Daemon::Impl::step_interfaces() {
 }
 
 bool Daemon::Impl::step_listeners() {
-    server_ = std::make_unique<proxy::Server>(io_, config_, hostname_, tls_, *log_);
+    server_ = std::make_unique<proxy::Server>(io_, config_, hostname_, tls_, *log_, metrics_);
     const ListenerPlan plan = plan_listeners(*config_, nic_ ? &nic_->interfaces() : nullptr);
-    const std::vector<std::string> problems = server_->set_listeners(plan.specs);
+    std::vector<std::string> problems = server_->set_listeners(plan.specs);
+    for (std::string& problem : apply_metrics_plan()) {
+        problems.push_back(std::move(problem));
+    }
     if (!problems.empty()) {
         return fail("listeners", daemon_detail::join(problems));
     }
@@ -363,9 +374,11 @@ void Daemon::Impl::reload() {
         }
         log_->error("reload failed (" + std::to_string(loaded.errors.size()) +
                     " errors): still serving with the configuration in force");
+        metrics_.reload_result(false);
     } else if (!proxy::load_tls_contexts(*loaded.config, tls, tls_error)) {
         log_->error("reload: TLS: " + tls_error);
         log_->error("reload failed: still serving with the configuration in force");
+        metrics_.reload_result(false);
     } else {
         const policy::Config& next = *loaded.config;
         const policy::Config& current = *config_;
@@ -378,6 +391,8 @@ void Daemon::Impl::reload() {
                 "reload: changes to <run>, <watchdog> and <log target> take effect at the next start");
         }
         config_ = loaded.config;
+        metrics_.reload_result(true);
+        metrics_.configuration_loaded(config_->sha256, std::chrono::system_clock::now());
         tls_ = std::move(tls);
         hostname_ = config_->hostname.empty() ? daemon_detail::machine_hostname() : config_->hostname;
         log_->set_threshold(config_->log.level);
@@ -405,7 +420,10 @@ std::vector<std::string> Daemon::Impl::apply_listener_plan(const char* why) {
         return {};
     }
     const ListenerPlan plan = plan_listeners(*config_, nic_ ? &nic_->interfaces() : nullptr);
-    const std::vector<std::string> problems = server_->set_listeners(plan.specs);
+    std::vector<std::string> problems = server_->set_listeners(plan.specs);
+    for (std::string& problem : apply_metrics_plan()) {
+        problems.push_back(std::move(problem));
+    }
     for (const std::string& problem : problems) {
         log_->error(std::string(why) + ": " + problem);
     }
@@ -413,6 +431,17 @@ std::vector<std::string> Daemon::Impl::apply_listener_plan(const char* why) {
         log_->info(std::string(why) + ": waiting for " + daemon_detail::join(plan.waiting));
     }
     return problems;
+}
+
+std::vector<std::string> Daemon::Impl::apply_metrics_plan() {
+    const ListenerPlan plan = plan_metrics_listeners(*config_, nic_ ? &nic_->interfaces() : nullptr);
+    if (!metrics_endpoint_) {
+        if (!config_->metrics) {
+            return {};
+        }
+        metrics_endpoint_ = std::make_unique<proxy::MetricsEndpoint>(io_, metrics_, *log_);
+    }
+    return metrics_endpoint_->set_listeners(plan.specs);
 }
 
 void Daemon::Impl::stop(int signal_number) {
@@ -426,6 +455,9 @@ void Daemon::Impl::stop(int signal_number) {
     log_->info(std::string("received ") + name + ", stopping");
     notifier_->stopping();
     reload_signals_.cancel();
+    if (metrics_endpoint_) {
+        metrics_endpoint_->close(); // a draining box is not scraped: Prometheus sees it go down
+    }
     if (interface_watcher_) {
         interface_watcher_->stop();
     }

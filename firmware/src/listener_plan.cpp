@@ -63,32 +63,47 @@ void plan_pinned(const policy::ListenConfig& listen, const hal::NetworkInterface
 
 bool needs_interface_monitor(const policy::Config& config) {
     return std::any_of(config.listeners.begin(), config.listeners.end(),
-                       [](const policy::ListenConfig& listen) { return !listen.interface.empty(); });
+                       [](const policy::ListenConfig& listen) { return !listen.interface.empty(); }) ||
+           (config.metrics && !config.metrics->interface.empty());
+}
+
+void plan_listener(const policy::ListenConfig& listen, const std::vector<hal::NetworkInterface>* interfaces,
+                   ListenerPlan& plan) {
+    namespace local = listener_plan_detail;
+    if (listen.interface.empty()) {
+        local::add_unique(plan.specs, local::spec_for(listen, listen.address));
+        return;
+    }
+    if (interfaces == nullptr) {
+        if (listen.follows_interface()) {
+            plan.waiting.push_back(listen.interface + " (interfaces are not watched)");
+        } else {
+            local::add_unique(plan.specs, local::spec_for(listen, listen.address));
+        }
+        return;
+    }
+    const hal::NetworkInterface* nic = local::find_interface(*interfaces, listen.interface);
+    if (nic == nullptr) {
+        plan.waiting.push_back(listen.interface + " (no such interface)");
+        return;
+    }
+    local::plan_pinned(listen, *nic, plan);
 }
 
 ListenerPlan plan_listeners(const policy::Config& config,
                             const std::vector<hal::NetworkInterface>* interfaces) {
-    namespace local = listener_plan_detail;
     ListenerPlan plan;
     for (const policy::ListenConfig& listen : config.listeners) {
-        if (listen.interface.empty()) {
-            local::add_unique(plan.specs, local::spec_for(listen, listen.address));
-            continue;
-        }
-        if (interfaces == nullptr) {
-            if (listen.follows_interface()) {
-                plan.waiting.push_back(listen.interface + " (interfaces are not watched)");
-            } else {
-                local::add_unique(plan.specs, local::spec_for(listen, listen.address));
-            }
-            continue;
-        }
-        const hal::NetworkInterface* nic = local::find_interface(*interfaces, listen.interface);
-        if (nic == nullptr) {
-            plan.waiting.push_back(listen.interface + " (no such interface)");
-            continue;
-        }
-        local::plan_pinned(listen, *nic, plan);
+        plan_listener(listen, interfaces, plan);
+    }
+    return plan;
+}
+
+ListenerPlan plan_metrics_listeners(const policy::Config& config,
+                                    const std::vector<hal::NetworkInterface>* interfaces) {
+    ListenerPlan plan;
+    if (config.metrics) {
+        plan_listener(*config.metrics, interfaces, plan);
     }
     return plan;
 }

@@ -18,7 +18,7 @@ struct ListenerPlan {
     std::vector<std::string> waiting;
 };
 
-// Whether any <listen> names an interface, so that interfaces must be watched.
+// Whether any <listen> (or <metrics>) names an interface, so that interfaces must be watched.
 bool needs_interface_monitor(const policy::Config& config);
 
 // Listeners without an interface are planned as written. A listener pinned to an interface waits for
@@ -29,5 +29,11 @@ bool needs_interface_monitor(const policy::Config& config);
 // wait.
 ListenerPlan plan_listeners(const policy::Config& config,
                             const std::vector<hal::NetworkInterface>* interfaces);
+// The same for <metrics listen>: no spec without the element.
+ListenerPlan plan_metrics_listeners(const policy::Config& config,
+                                    const std::vector<hal::NetworkInterface>* interfaces);
+// One listener's specs (or what it waits for), added to `plan`.
+void plan_listener(const policy::ListenConfig& listen, const std::vector<hal::NetworkInterface>* interfaces,
+                   ListenerPlan& plan);
 
 } // namespace relayguard::firmware

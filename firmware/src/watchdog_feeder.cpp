@@ -11,8 +11,9 @@ constexpr std::chrono::milliseconds min_interval{50};
 
 } // namespace watchdog_feeder_detail
 
-WatchdogFeeder::WatchdogFeeder(asio::io_context& io, hal::Watchdog& watchdog, proxy::EventLog& log)
-    : watchdog_(watchdog), log_(log), timer_(io) {
+WatchdogFeeder::WatchdogFeeder(asio::io_context& io, hal::Watchdog& watchdog, proxy::EventLog& log,
+                               proxy::Metrics* metrics)
+    : watchdog_(watchdog), log_(log), metrics_(metrics), timer_(io) {
 }
 
 WatchdogFeeder::~WatchdogFeeder() {
@@ -50,6 +51,9 @@ void WatchdogFeeder::schedule() {
         }
         failing_ = false;
         ++feeds_;
+        if (metrics_ != nullptr) {
+            metrics_->watchdog_fed();
+        }
     }
     timer_.expires_after(interval_);
     timer_.async_wait([this](const asio::error_code& error) {

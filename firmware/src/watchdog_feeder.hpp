@@ -4,6 +4,7 @@
 // and the watchdog then resets the box (or systemd/procd restart the service).
 #include <relayguard/hal/watchdog.hpp>
 #include <relayguard/proxy/event_log.hpp>
+#include <relayguard/proxy/metrics.hpp>
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -15,7 +16,9 @@ namespace relayguard::firmware {
 
 class WatchdogFeeder {
 public:
-    WatchdogFeeder(asio::io_context& io, hal::Watchdog& watchdog, proxy::EventLog& log);
+    // `metrics` (optional) counts the feeds.
+    WatchdogFeeder(asio::io_context& io, hal::Watchdog& watchdog, proxy::EventLog& log,
+                   proxy::Metrics* metrics = nullptr);
     ~WatchdogFeeder();
     WatchdogFeeder(const WatchdogFeeder&) = delete;
     WatchdogFeeder& operator=(const WatchdogFeeder&) = delete;
@@ -34,6 +37,7 @@ private:
 
     hal::Watchdog& watchdog_;
     proxy::EventLog& log_;
+    proxy::Metrics* metrics_;
     asio::steady_timer timer_;
     std::chrono::milliseconds interval_{0};
     bool running_ = false;

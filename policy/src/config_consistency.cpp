@@ -85,6 +85,16 @@ void check_listener_collisions(const config_detail::ConfigDraft& draft, config_d
             }
         }
     }
+    if (const std::optional<ListenConfig>& metrics = draft.config.metrics) {
+        for (const ListenConfig& listener : listeners) {
+            if (collide(listener, *metrics)) {
+                log.error(metrics->line, "<metrics listen>",
+                          listener_text(*metrics) + " is already taken by the <listen> at line " +
+                              std::to_string(listener.line));
+                break;
+            }
+        }
+    }
 }
 
 void check_upstream_is_elsewhere(const config_detail::ConfigDraft& draft, config_detail::ProblemLog& log) {

@@ -4,8 +4,10 @@
 
 #include <relayguard/policy/config_loader.hpp>
 
+#include <mbedtls/md.h>
 #include <tinyxml2.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +36,7 @@ constexpr SectionReader section_readers[] = {
     {"limits", config_detail::read_limits_section, false},
     {"data", config_detail::read_data_section, false},
     {"log", config_detail::read_log_section, false},
+    {"metrics", config_detail::read_metrics_section, false},
     {"run", config_detail::read_run_section, false},
     {"watchdog", config_detail::read_watchdog_section, false},
 };
@@ -132,10 +135,29 @@ const tinyxml2::XMLElement* find_root(const tinyxml2::XMLDocument& document, con
     return root;
 }
 
-std::shared_ptr<const Config> build_config(config_detail::ConfigDraft& draft,
-                                           const std::string& source_name) {
+// Lower-case hex, as sha256sum prints it, so an operator can compare it with the file on disk.
+std::string sha256_hex(std::string_view bytes) {
+    std::array<unsigned char, 32> digest{};
+    const mbedtls_md_info_t* info = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+    if (info == nullptr || mbedtls_md(info, reinterpret_cast<const unsigned char*>(bytes.data()),
+                                      bytes.size(), digest.data()) != 0) {
+        return {};
+    }
+    constexpr std::string_view hex_digits = "0123456789abcdef";
+    std::string text;
+    text.reserve(digest.size() * 2);
+    for (const unsigned char byte : digest) {
+        text += hex_digits[byte >> 4];
+        text += hex_digits[byte & 0x0f];
+    }
+    return text;
+}
+
+std::shared_ptr<const Config> build_config(config_detail::ConfigDraft& draft, const std::string& source_name,
+                                           std::string_view text) {
     Config& config = draft.config;
     config.source = source_name;
+    config.sha256 = sha256_hex(text);
     NetworkSet relay_networks;
     for (const config_detail::RelayNetworkEntry& entry : draft.relay_networks) {
         relay_networks.add(entry.network);
@@ -199,7 +221,7 @@ ConfigLoadResult load_config_text(std::string_view xml, const std::string& sourc
         return local::result_of(log, nullptr);
     }
     config_detail::lint_mail_flow(draft, log);
-    return local::result_of(log, local::build_config(draft, source_name));
+    return local::result_of(log, local::build_config(draft, source_name, xml));
 }
 
 ConfigLoadResult load_config_file(const std::string& path) {

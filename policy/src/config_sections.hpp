@@ -17,6 +17,8 @@ void read_tls_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, P
 void read_limits_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);
 void read_data_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);
 void read_log_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);
+// <metrics listen>: the Prometheus endpoint (off without the element).
+void read_metrics_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);
 
 // Platform: how the process runs on the appliance.
 void read_run_section(const tinyxml2::XMLElement& element, ConfigDraft& draft, ProblemLog& log);

@@ -52,6 +52,43 @@ std::optional<std::string> parse_listen_address(std::string_view text, std::stri
     return address->to_string();
 }
 
+// <metrics listen>: "127.0.0.1:9125", "[::1]:9125", or ":9125" for every address of its interface.
+struct MetricsAddress {
+    std::string address; // empty for ":9125"
+    std::uint16_t port = 0;
+};
+std::optional<MetricsAddress> parse_metrics_listen(std::string_view text, std::string& why) {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+        why = "\"" + std::string(text) +
+              "\" is not ADDRESS:PORT (\"127.0.0.1:9125\", \"[::1]:9125\", or \":9125\" with an "
+              "interface)";
+        return std::nullopt;
+    }
+    std::string_view host = text.substr(0, colon);
+    MetricsAddress parsed;
+    const std::optional<std::uint16_t> port = config_detail::parse_port_value(text.substr(colon + 1), why);
+    if (!port) {
+        return std::nullopt;
+    }
+    parsed.port = *port;
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string_view::npos) {
+        why = "an IPv6 address needs brackets: \"[" + std::string(host) + "]:" + std::to_string(parsed.port) +
+              "\"";
+        return std::nullopt;
+    }
+    if (!host.empty()) {
+        const std::optional<std::string> address = parse_listen_address(host, why);
+        if (!address) {
+            return std::nullopt;
+        }
+        parsed.address = *address;
+    }
+    return parsed;
+}
+
 } // namespace config_server_sections_detail
 
 namespace config_detail {
@@ -81,6 +118,30 @@ void read_listen_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Pr
     if (log.error_count() == errors_before) {
         draft.config.listeners.push_back(std::move(listener));
         draft.listener_tls_given.push_back(tls_given);
+    }
+}
+
+void read_metrics_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
+    namespace local = config_server_sections_detail;
+    const std::size_t errors_before = log.error_count();
+    const ConfigElement element(xml, log, {"listen", "interface"});
+    element.reject_children();
+    ListenConfig endpoint;
+    endpoint.line = element.line();
+    local::MetricsAddress address;
+    const bool listen_read = element.read("listen", address, local::parse_metrics_listen, true);
+    element.read("interface", endpoint.interface, parse_interface_name_value);
+    if (listen_read && address.address.empty() && endpoint.interface.empty()) {
+        element.error("listen",
+                      "\":" + std::to_string(address.port) +
+                          "\" needs an interface=\"...\" to take the addresses of; or name an address "
+                          "(\"127.0.0.1:" +
+                          std::to_string(address.port) + "\")");
+    }
+    if (log.error_count() == errors_before) {
+        endpoint.address = address.address;
+        endpoint.port = address.port;
+        draft.config.metrics = std::move(endpoint);
     }
 }
 

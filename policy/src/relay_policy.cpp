@@ -41,6 +41,20 @@ const char* why_not_local(const ForwardPath& recipient, const DomainSet& domains
     return nullptr;
 }
 
+RelayBasis allowed_basis(RelayRequirement requirement, bool trusted) {
+    switch (requirement) {
+    case RelayRequirement::network_or_auth:
+        return trusted ? RelayBasis::network : RelayBasis::auth;
+    case RelayRequirement::network_and_auth:
+        return RelayBasis::network_and_auth;
+    case RelayRequirement::network:
+        return RelayBasis::network;
+    case RelayRequirement::auth:
+        return RelayBasis::auth;
+    }
+    return RelayBasis::denied;
+}
+
 std::string allowed_reason(RelayRequirement requirement, bool trusted, const std::string& user) {
     const std::string network = "allowlisted network";
     const std::string login = "authenticated as " + without_control_characters(user);
@@ -87,11 +101,13 @@ Verdict RelayPolicy::decide(const ClientFacts& client, const ForwardPath& recipi
     const char* not_local = relay_policy_detail::why_not_local(recipient, domains_);
     if (not_local == nullptr) {
         verdict.accepted = true;
+        verdict.basis = recipient.postmaster ? RelayBasis::postmaster : RelayBasis::local_domain;
         verdict.reason = recipient.postmaster ? "postmaster" : "local domain";
         return verdict;
     }
     if (may_relay(client)) {
         verdict.accepted = true;
+        verdict.basis = relay_policy_detail::allowed_basis(requirement_, is_trusted_network(client.address));
         verdict.reason = relay_policy_detail::allowed_reason(requirement_, is_trusted_network(client.address),
                                                              client.authenticated_user);
         return verdict;

@@ -106,15 +106,33 @@ bool needs_smtputf8(std::string_view address) {
     return false;
 }
 
+// The metrics' result for a recipient the relay policy allowed, once the upstream takes it.
+RecipientResult accepted_result(policy::RelayBasis basis) {
+    switch (basis) {
+    case policy::RelayBasis::postmaster:
+        return RecipientResult::accepted_postmaster;
+    case policy::RelayBasis::network:
+        return RecipientResult::accepted_network;
+    case policy::RelayBasis::auth:
+        return RecipientResult::accepted_auth;
+    case policy::RelayBasis::network_and_auth:
+        return RecipientResult::accepted_network_and_auth;
+    case policy::RelayBasis::local_domain:
+    case policy::RelayBasis::denied:
+        break;
+    }
+    return RecipientResult::accepted_local_domain;
+}
+
 } // namespace client_session_detail
 
 ClientSession::ClientSession(std::shared_ptr<SessionHost> host, TcpSocket socket,
                              const policy::IpAddress& client, std::shared_ptr<const policy::Config> config,
-                             policy::ListenTls listen_tls)
+                             policy::ListenTls listen_tls, Metrics::ListenerSlot listener_slot)
     : host_holder_(std::move(host)), host_(*host_holder_), config_(std::move(config)),
       socket_(std::move(socket)), client_(client), in_(host_.pool()), out_(host_.pool()),
-      tls_context_(host_.tls_context()), upstream_tls_(host_.upstream_tls_context()),
-      listen_tls_(listen_tls) {
+      tls_context_(host_.tls_context()), upstream_tls_(host_.upstream_tls_context()), listen_tls_(listen_tls),
+      listener_slot_(listener_slot) {
 }
 
 ClientSession::~ClientSession() {
@@ -249,6 +267,7 @@ void ClientSession::wait_for_pregreet(std::chrono::milliseconds delay) {
             self->client_gone(error.message());
             return;
         }
+        self->host_.metrics().connection_refused(ConnectionRefusal::greet_delay);
         self->host_.log().info(connect_reject_line(
             self->client_address(), client_session_detail::without_line_end(replies::pregreet)));
         self->refuse(replies::pregreet);
@@ -359,6 +378,7 @@ void ClientSession::received(const asio::error_code& error, std::size_t count) {
     }
     ByteBuffer& target = tls_ ? tls_buffers_->raw_in : in_;
     target.commit(count);
+    host_.metrics().received(Peer::client, count);
     if (tls_) {
         tls_wants_read_ = false;
         if (phase_ == Phase::handshake) {
@@ -533,26 +553,27 @@ void ClientSession::flush() {
 // outstanding at a time, so `buffer` is not touched until the completion clears it.
 void ClientSession::write_buffer(ByteBuffer& buffer, bool then_handshake) {
     writing_ = true;
-    asio::async_write(
-        socket_, asio::buffer(buffer.data(), buffer.size()),
-        [self = shared_from_this(), &buffer, then_handshake](const asio::error_code& error, std::size_t) {
-            self->writing_ = false;
-            if (self->phase_ == Phase::closed) {
-                return;
-            }
-            if (error) {
-                self->client_gone(error.message());
-                return;
-            }
-            buffer.clear();
-            if (then_handshake) {
-                self->continue_handshake();
-            } else if (self->tls_ && !self->out_.empty()) {
-                self->flush(); // more plaintext than one round of ciphertext held
-            } else {
-                self->after_write();
-            }
-        });
+    asio::async_write(socket_, asio::buffer(buffer.data(), buffer.size()),
+                      [self = shared_from_this(), &buffer, then_handshake](const asio::error_code& error,
+                                                                           std::size_t count) {
+                          self->writing_ = false;
+                          self->host_.metrics().sent(Peer::client, count);
+                          if (self->phase_ == Phase::closed) {
+                              return;
+                          }
+                          if (error) {
+                              self->client_gone(error.message());
+                              return;
+                          }
+                          buffer.clear();
+                          if (then_handshake) {
+                              self->continue_handshake();
+                          } else if (self->tls_ && !self->out_.empty()) {
+                              self->flush(); // more plaintext than one round of ciphertext held
+                          } else {
+                              self->after_write();
+                          }
+                      });
 }
 
 void ClientSession::after_write() {
@@ -610,6 +631,7 @@ void ClientSession::continue_handshake() {
     case TlsStatus::want_write:
     case TlsStatus::closed:
     case TlsStatus::failed:
+        host_.metrics().tls_handshake_failed(listener_slot_);
         host_.log().info("TLS handshake failed with " + client_notation(client_address()) + ": " +
                          tls_->last_error());
         close();
@@ -618,7 +640,9 @@ void ClientSession::continue_handshake() {
 }
 
 void ClientSession::handshake_done() {
-    host_.log().info("TLS established with " + client_notation(client_address()) + ": " + tls_->describe());
+    const std::string description = tls_->describe();
+    host_.metrics().tls_handshake(listener_slot_, tls_protocol_of(description));
+    host_.log().info("TLS established with " + client_notation(client_address()) + ": " + description);
     if (listen_tls_ == policy::ListenTls::implicit) {
         greet();
         return;
@@ -694,6 +718,7 @@ void ClientSession::on_timeout() {
         return;
     }
     if (phase_ == Phase::handshake) {
+        host_.metrics().tls_handshake_failed(listener_slot_);
         host_.log().info("TLS handshake timed out with " + client_notation(client_address()));
         close();
         return;
@@ -933,23 +958,28 @@ void ClientSession::handle_mail(const Command& command) {
         protocol_error(replies::nested_mail);
         return;
     }
+    Metrics& metrics = host_.metrics();
     if (command.missing_keyword) {
+        metrics.sender(SenderResult::rejected_syntax);
         protocol_error(replies::mail_syntax);
         return;
     }
     const policy::ParseResult<policy::MailCommand> parsed = policy::parse_mail_from(command.argument);
     if (!parsed) {
+        metrics.sender(SenderResult::rejected_syntax);
         protocol_error(parsed.error.line() + "\r\n");
         return;
     }
     const policy::MailCommand& mail = *parsed.value;
     transaction().mail_from = mail.path.canonical();
     if (mail.smtputf8 && !offered_smtputf8_) {
+        metrics.sender(SenderResult::rejected_smtputf8);
         transaction().mail_from.clear();
         protocol_error(replies::smtputf8_not_offered);
         return;
     }
     if (mail.size && *mail.size > config_->limits.max_message_size) {
+        metrics.sender(SenderResult::rejected_size);
         queue(replies::message_too_big);
         log_reject("MAIL", client_session_detail::without_line_end(replies::message_too_big), {});
         transaction().mail_from.clear();
@@ -957,12 +987,14 @@ void ClientSession::handle_mail(const Command& command) {
     }
     const policy::Verdict verdict = config_->senders.decide(facts(), mail.path, config_->relay);
     if (!verdict.accepted) {
+        metrics.sender(SenderResult::rejected_sender_refused);
         queue(verdict.reply.line() + "\r\n");
         log_reject("MAIL", verdict.reply.line(), {});
         transaction().mail_from.clear();
         return;
     }
     if (!within_mail_rates(MailRateLimiter::Event::message, "MAIL", {})) {
+        metrics.sender(SenderResult::deferred_rate_limit);
         transaction().mail_from.clear();
         return;
     }
@@ -988,6 +1020,7 @@ void ClientSession::send_mail_upstream() {
     // not offered"). An ASCII address goes on, only the SMTPUTF8 parameter is left out.
     if (client_session_detail::needs_smtputf8(transaction().mail_from) &&
         !upstream().capabilities().smtputf8) {
+        host_.metrics().sender(SenderResult::rejected_smtputf8);
         queue(replies::upstream_lacks_smtputf8);
         log_reject("MAIL", client_session_detail::without_line_end(replies::upstream_lacks_smtputf8), {});
         transaction().mail_from.clear();
@@ -1006,24 +1039,30 @@ void ClientSession::handle_rcpt(const Command& command) {
         protocol_error(replies::need_mail);
         return;
     }
+    Metrics& metrics = host_.metrics();
     if (command.missing_keyword) {
+        metrics.recipient(RecipientResult::rejected_syntax);
         protocol_error(replies::rcpt_syntax);
         return;
     }
     const policy::ParseResult<policy::RcptCommand> parsed =
         policy::parse_rcpt_to(command.argument, transaction().smtputf8);
     if (!parsed) {
+        metrics.recipient(RecipientResult::rejected_syntax);
         protocol_error(parsed.error.line() + "\r\n");
         return;
     }
     const policy::RcptCommand& rcpt = *parsed.value;
     if (transaction().recipients.size() >= config_->limits.max_recipients) {
+        metrics.recipient(RecipientResult::rejected_too_many);
         queue(replies::too_many_recipients);
         return;
     }
     const policy::Verdict verdict = config_->relay.decide(facts(), rcpt.path);
     transaction().rcpt_pending = rcpt.path.canonical();
+    transaction().rcpt_basis = client_session_detail::accepted_result(verdict.basis);
     if (!verdict.accepted) {
+        metrics.recipient(RecipientResult::rejected_relay_denied);
         queue(verdict.reply.line() + "\r\n");
         log_reject("RCPT", verdict.reply.line(), transaction().rcpt_pending);
         return;
@@ -1031,12 +1070,14 @@ void ClientSession::handle_rcpt(const Command& command) {
     // The upstream has answered EHLO (it accepted the MAIL): its own offer decides (send_mail_upstream).
     if (client_session_detail::needs_smtputf8(transaction().rcpt_pending) &&
         !upstream().capabilities().smtputf8) {
+        metrics.recipient(RecipientResult::rejected_smtputf8);
         queue(replies::upstream_lacks_smtputf8);
         log_reject("RCPT", client_session_detail::without_line_end(replies::upstream_lacks_smtputf8),
                    transaction().rcpt_pending);
         return;
     }
     if (!within_mail_rates(MailRateLimiter::Event::recipient, "RCPT", transaction().rcpt_pending)) {
+        metrics.recipient(RecipientResult::deferred_rate_limit);
         return;
     }
     std::string line = "RCPT TO:" + transaction().rcpt_pending;
@@ -1225,6 +1266,7 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
     const std::string_view mechanism = client_session_detail::mechanism_name(auth_mechanism_);
     switch (result) {
     case PasswordChecker::CheckResult::valid:
+        host_.metrics().auth_result(auth_mechanism_, true);
         authenticated_user_ = user;
         host_.auth_failures().record_success(client_);
         host_.session_authenticated(*this);
@@ -1244,7 +1286,11 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
     }
     // The log names the mechanism, never the user name or anything else from the exchange.
     host_.log().warning(auth_failure_line(client_address(), mechanism));
-    host_.auth_failures().record_failure(client_, std::chrono::steady_clock::now());
+    host_.metrics().auth_result(auth_mechanism_, false);
+    if (host_.auth_failures().record_failure(client_, std::chrono::steady_clock::now()) ==
+        std::max(1u, config_->auth.max_failures)) {
+        host_.metrics().auth_lockout(auth_mechanism_);
+    }
     protocol_error(replies::auth_failed);
 }
 
@@ -1285,6 +1331,9 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
             return;
         }
         relay_upstream_reply(reply);
+        host_.metrics().sender(reply.code_class() == 2   ? SenderResult::accepted
+                               : reply.code_class() == 4 ? SenderResult::deferred_upstream
+                                                         : SenderResult::rejected_upstream);
         in_transaction_ = reply.code_class() == 2;
         if (!in_transaction_) {
             transaction().mail_from.clear();
@@ -1296,6 +1345,9 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
             return;
         }
         relay_upstream_reply(reply);
+        host_.metrics().recipient(reply.code_class() == 2   ? transaction().rcpt_basis
+                                  : reply.code_class() == 4 ? RecipientResult::deferred_upstream
+                                                            : RecipientResult::rejected_upstream);
         if (reply.code_class() == 2) {
             // A recipient the upstream took: the session is doing what it came for (a MAIL alone, then
             // RSET, would lift the deadline without ever sending anything).
@@ -1324,6 +1376,9 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         // The client hears the upstream's own answer to relayguard's final dot: only the upstream can
         // say 250 for a message.
         relay_upstream_reply(reply);
+        host_.metrics().message(reply.code_class() == 2   ? MessageResult::accepted
+                                : reply.code_class() == 4 ? MessageResult::deferred
+                                                          : MessageResult::refused);
         if (reply.code_class() == 2) {
             log_accepted(reply);
         } else {
@@ -1383,9 +1438,13 @@ void ClientSession::upstream_wrote() {
 void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail) {
     const Pending was = pending_;
     pending_ = Pending::none;
+    // The client has sent its end of data and waits for the answer to the final dot.
+    const bool message_ended = was == Pending::final_dot ||
+                               (was == Pending::body && transaction_ && transaction_->final_dot_after_body);
     if (transaction_) {
         transaction_->final_dot_after_body = false;
     }
+    host_.metrics().upstream_error(fault);
     host_.log().warning("upstream " + config_->upstream.host + ":" + std::to_string(config_->upstream.port) +
                         " " + describe(fault) + " (" + std::string(detail) + ") for " +
                         client_notation(client_address()));
@@ -1395,6 +1454,14 @@ void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail
         pending_ = Pending::open;
         upstream().open(*config_, host_.hostname(), identity(), upstream_tls_);
         return;
+    }
+    Metrics& metrics = host_.metrics();
+    if (was == Pending::open || was == Pending::mail) {
+        metrics.sender(SenderResult::deferred_upstream);
+    } else if (was == Pending::rcpt) {
+        metrics.recipient(RecipientResult::deferred_upstream);
+    } else if (message_ended) {
+        metrics.message(MessageResult::deferred);
     }
     const std::string_view reply = client_session_detail::reply_for(fault);
     if (phase_ == Phase::data) {
@@ -1428,6 +1495,10 @@ void ClientSession::end_of_data() {
         break;
     }
     if (!local_reply.empty()) {
+        // The upstream's failure during the data is temporary; a message relayguard refuses is not.
+        host_.metrics().message(transaction().scanner.problem() == DataScanner::Problem::none
+                                    ? MessageResult::deferred
+                                    : MessageResult::refused);
         const std::string line(client_session_detail::without_line_end(local_reply));
         queue(local_reply);
         log_reject("END-OF-MESSAGE", line,

@@ -12,6 +12,7 @@
 #include <relayguard/proxy/auth_exchange.hpp>
 #include <relayguard/proxy/command_parser.hpp>
 #include <relayguard/proxy/data_scanner.hpp>
+#include <relayguard/proxy/metrics.hpp>
 #include <relayguard/proxy/password_checker.hpp>
 #include <relayguard/proxy/tls_session.hpp>
 
@@ -27,7 +28,8 @@ namespace relayguard::proxy {
 class ClientSession final : public std::enable_shared_from_this<ClientSession>, private UpstreamLink::Owner {
 public:
     ClientSession(std::shared_ptr<SessionHost> host, TcpSocket socket, const policy::IpAddress& client,
-                  std::shared_ptr<const policy::Config> config, policy::ListenTls listen_tls);
+                  std::shared_ptr<const policy::Config> config, policy::ListenTls listen_tls,
+                  Metrics::ListenerSlot listener_slot);
     ~ClientSession();
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
@@ -54,6 +56,8 @@ public:
     // The connection limit the server counts this session against.
     SessionPool pool() const { return pool_; }
     void count_in(SessionPool pool) { pool_ = pool; }
+    // The listener that accepted it, as a series of the metrics.
+    Metrics::ListenerSlot listener_slot() const { return listener_slot_; }
 
 private:
     enum class Phase : std::uint8_t { greeting, handshake, command, auth, data, closed };
@@ -63,10 +67,11 @@ private:
         DataScanner scanner;
         ByteBuffer body; // message data decoded by the scanner, on its way upstream
         bool smtputf8 = false;
-        std::string mail_from;               // canonical, "<a@b>" or "<>"
-        std::string mail_line;               // the MAIL command for the upstream
-        std::string rcpt_pending;            // the canonical recipient waiting for the upstream's answer
-        std::vector<std::string> recipients; // accepted by the upstream
+        std::string mail_from;    // canonical, "<a@b>" or "<>"
+        std::string mail_line;    // the MAIL command for the upstream
+        std::string rcpt_pending; // the canonical recipient waiting for the upstream's answer
+        RecipientResult rcpt_basis = RecipientResult::accepted_local_domain; // its result if accepted
+        std::vector<std::string> recipients;                                 // accepted by the upstream
         std::string fault_reply; // set when the upstream failed during DATA: what the client hears at the end
         policy::MailCommand
             mail_parameters; // the accepted MAIL, whose parameters go upstream once it is known
@@ -143,6 +148,7 @@ private:
     void upstream_failed(UpstreamFault fault, std::string_view detail) override;
     void upstream_notice(bool warning, std::string_view text) override;
     std::shared_ptr<void> keep_alive() override { return shared_from_this(); }
+    Metrics& metrics() override { return host_.metrics(); }
     ClientIdentity identity() const;
     policy::ClientFacts facts() const { return policy::ClientFacts{client_, authenticated_user_}; }
 
@@ -192,6 +198,7 @@ private:
     unsigned commands_ = 0;
     std::uint16_t errors_ = 0; // <limits max-errors> is at most 1000
     policy::ListenTls listen_tls_;
+    Metrics::ListenerSlot listener_slot_;
     policy::AuthMechanism auth_mechanism_ = policy::AuthMechanism::plain;
     Phase phase_ = Phase::greeting;
     Pending pending_ = Pending::none;

@@ -1,10 +1,12 @@
 #include "client_session.hpp"
 #include "io_types.hpp"
+#include "listening_socket.hpp"
 #include "session_host.hpp"
 #include "smtp_replies.hpp"
 
 #include <relayguard/proxy/client_rate_tracker.hpp>
 #include <relayguard/proxy/event_log.hpp>
+#include <relayguard/proxy/metrics.hpp>
 #include <relayguard/proxy/server.hpp>
 
 #include <asio/io_context.hpp>
@@ -13,7 +15,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <sys/socket.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -52,9 +53,10 @@ policy::IpAddress to_ip_address(const asio::ip::address& address) {
 class Server::Impl final : public SessionHost, public std::enable_shared_from_this<Impl> {
 public:
     Impl(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
-         TlsContexts tls, EventLog& log)
+         TlsContexts tls, EventLog& log, Metrics& metrics)
         : io_(io), config_(std::move(config)), tls_(std::move(tls)), hostname_(std::move(hostname)),
-          log_(log), pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks),
+          log_(log), metrics_(metrics),
+          pool_(server_detail::buffer_block_size, server_detail::idle_buffer_blocks),
           auth_failures_(std::make_unique<AuthFailureTracker>(
               config_->auth.max_failures, config_->auth.lockout, config_->limits.client_ipv6_prefix)),
           connection_rates_(std::make_unique<ClientRateTracker>(config_->limits.rate_window,
@@ -74,6 +76,7 @@ public:
     asio::io_context& io() override { return io_; }
     BufferPool& pool() override { return pool_; }
     EventLog& log() override { return log_; }
+    Metrics& metrics() override { return metrics_; }
     std::string_view hostname() const override { return hostname_; }
     bool upstream_offers_smtputf8() const override { return upstream_smtputf8_; }
     std::shared_ptr<const TlsServerContext> tls_context() const override { return tls_.listeners; }
@@ -91,10 +94,11 @@ private:
     // Held by shared_ptr: the accept and pause handlers keep their listener alive after a reload or an
     // address change removed it, until they have seen it closed.
     struct Listener {
-        Listener(asio::io_context& io, ListenerSpec listener_spec)
-            : acceptor(io), spec(std::move(listener_spec)), pause(io) {}
+        Listener(asio::io_context& io, ListenerSpec listener_spec, Metrics::ListenerSlot metrics_slot)
+            : acceptor(io), spec(std::move(listener_spec)), slot(metrics_slot), pause(io) {}
         TcpAcceptor acceptor;
         ListenerSpec spec;
+        Metrics::ListenerSlot slot; // its series in the metrics
         SteadyTimer pause;
         bool closed = false;
     };
@@ -103,7 +107,7 @@ private:
     void close_listener(Listener& listener);
     void accept(const std::shared_ptr<Listener>& listener);
     void sweep_deadlines();
-    void admit(TcpSocket socket, policy::ListenTls tls);
+    void admit(TcpSocket socket, const Listener& listener);
     void check_drained();
     // The name a client's sessions are counted under for max-connections-per-client: its address, or
     // for IPv6 its prefix (<limits client-ipv6-prefix>).
@@ -125,6 +129,7 @@ private:
     TlsContexts tls_;
     std::string hostname_;
     EventLog& log_;
+    Metrics& metrics_;
     BufferPool pool_;
     std::unique_ptr<AuthFailureTracker> auth_failures_;
     std::unique_ptr<ClientRateTracker> connection_rates_;
@@ -148,36 +153,7 @@ private:
 };
 
 std::optional<std::string> Server::Impl::open_listener(Listener& listener) {
-    const ListenerSpec& spec = listener.spec;
-    asio::error_code error;
-    const asio::ip::address address = asio::ip::make_address(spec.address, error);
-    const asio::ip::tcp::endpoint endpoint(address, spec.port);
-    TcpAcceptor& acceptor = listener.acceptor;
-    if (!error) {
-        acceptor.open(endpoint.protocol(), error);
-    }
-    if (!error) {
-        acceptor.set_option(TcpAcceptor::reuse_address(true), error);
-    }
-    if (!error && !spec.interface.empty()) {
-        // Pin the listener to its interface, so it never answers on another one.
-        if (setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, spec.interface.c_str(),
-                       static_cast<socklen_t>(spec.interface.size())) != 0) {
-            error.assign(errno, asio::error::get_system_category());
-        }
-    }
-    if (!error) {
-        acceptor.bind(endpoint, error);
-    }
-    if (!error) {
-        acceptor.listen(server_detail::listen_backlog, error);
-    }
-    if (error) {
-        asio::error_code ignored;
-        acceptor.close(ignored);
-        return "cannot listen on " + spec.name() + ": " + error.message();
-    }
-    return std::nullopt;
+    return open_listening_socket(listener.acceptor, listener.spec, server_detail::listen_backlog);
 }
 
 void Server::Impl::close_listener(Listener& listener) {
@@ -209,7 +185,7 @@ std::vector<std::string> Server::Impl::set_listeners(const std::vector<ListenerS
         if (open || stopping_) {
             continue;
         }
-        auto listener = std::make_shared<Listener>(io_, spec);
+        auto listener = std::make_shared<Listener>(io_, spec, metrics_.listener_slot(spec.name()));
         if (const std::optional<std::string> problem = open_listener(*listener)) {
             problems.push_back(*problem);
             continue;
@@ -247,7 +223,7 @@ void Server::Impl::accept(const std::shared_ptr<Listener>& listener) {
             });
             return;
         }
-        admit(std::move(socket), listener->spec.tls);
+        admit(std::move(socket), *listener);
         accept(listener);
     });
 }
@@ -300,7 +276,7 @@ unsigned Server::Impl::count_connection(const policy::IpAddress& client,
     return connection_rates_->record(client, now);
 }
 
-void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
+void Server::Impl::admit(TcpSocket socket, const Listener& listener) {
     asio::error_code error;
     const asio::ip::tcp::endpoint peer = socket.remote_endpoint(error);
     if (error) {
@@ -309,8 +285,8 @@ void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
     const policy::IpAddress client = server_detail::to_ip_address(peer.address());
     const std::string client_text = client.to_string();
     const std::string block = client_block_key(client);
-    auto session =
-        std::make_shared<ClientSession>(shared_from_this(), std::move(socket), client, config_, tls);
+    auto session = std::make_shared<ClientSession>(shared_from_this(), std::move(socket), client, config_,
+                                                   listener.spec.tls, listener.slot);
     sessions_.insert(session.get());
 
     const policy::LimitsConfig& limits = config_->limits;
@@ -320,21 +296,25 @@ void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
     std::string refusal_line; // holds a refusal that names the host
     // What the log says; it leaves out the host name, so every refusal of a kind logs the same words.
     std::string_view logged;
+    ConnectionRefusal reason = ConnectionRefusal::acl;
     if (!config_->clients.allows(client)) {
         refusal = replies::access_denied;
         logged = "554 5.7.1 Access denied";
     } else if (auth_failures_->locked_out(client, now)) {
+        reason = ConnectionRefusal::lockout;
         refusal_line = "421 4.7.0 " + hostname_ + " Too many authentication failures\r\n";
         logged = "421 4.7.0 Too many authentication failures";
     } else if (const unsigned connections = count_connection(client, now);
                connections > limits.max_connection_rate) {
         // Postfix's reply and warning; the warning is the only line for it, so a flood does not log
         // twice.
+        reason = ConnectionRefusal::rate;
         refusal_line = "421 4.7.0 " + hostname_ + " Error: too many connections from " + client_text + "\r\n";
         log_.warning(connection_rate_line(client_text, connections));
     } else if ((trusted ? trusted_sessions_ >= limits.trusted_connections
                         : untrusted_sessions_ >= limits.max_connections) ||
                sessions_per_client_[block] >= limits.max_connections_per_client) {
+        reason = ConnectionRefusal::limits;
         refusal_line = "421 4.7.0 " + hostname_ + " Too many connections\r\n";
         logged = "421 4.7.0 Too many connections";
     }
@@ -342,6 +322,7 @@ void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
         refusal = refusal_line;
     }
     if (!refusal.empty()) {
+        metrics_.connection_refused(reason);
         if (!logged.empty()) {
             log_.info(connect_reject_line(client_text, logged));
         }
@@ -352,6 +333,7 @@ void Server::Impl::admit(TcpSocket socket, policy::ListenTls tls) {
         return;
     }
     session->count_in(trusted ? SessionPool::trusted : SessionPool::untrusted);
+    metrics_.session_opened(listener.slot);
     ++(trusted ? trusted_sessions_ : untrusted_sessions_);
     update_stress(); // before start(): a session that takes the server into stress mode is treated so
     ++sessions_per_client_[block];
@@ -441,6 +423,7 @@ void Server::Impl::update_stress() {
 void Server::Impl::session_ended(ClientSession& session) {
     sessions_.erase(&session);
     if (session.pool() != SessionPool::uncounted) {
+        metrics_.session_closed(session.listener_slot());
         --(session.pool() == SessionPool::trusted ? trusted_sessions_ : untrusted_sessions_);
         if (session.pool() == SessionPool::untrusted && stressed_) {
             update_stress();
@@ -550,8 +533,9 @@ bool load_tls_contexts(const policy::Config& config, TlsContexts& contexts, std:
 }
 
 Server::Server(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
-               TlsContexts tls, EventLog& log)
-    : impl_(std::make_shared<Impl>(io, std::move(config), std::move(hostname), std::move(tls), log)) {
+               TlsContexts tls, EventLog& log, Metrics& metrics)
+    : impl_(
+          std::make_shared<Impl>(io, std::move(config), std::move(hostname), std::move(tls), log, metrics)) {
 }
 
 Server::~Server() = default;

@@ -5,6 +5,7 @@
 #include <relayguard/proxy/buffer_pool.hpp>
 #include <relayguard/proxy/event_log.hpp>
 #include <relayguard/proxy/mail_rate_limiter.hpp>
+#include <relayguard/proxy/metrics.hpp>
 #include <relayguard/proxy/password_checker.hpp>
 #include <relayguard/proxy/tls_context.hpp>
 
@@ -31,6 +32,7 @@ public:
     virtual asio::io_context& io() = 0;
     virtual BufferPool& pool() = 0;
     virtual EventLog& log() = 0;
+    virtual Metrics& metrics() = 0;
     virtual std::string_view hostname() const = 0;
     // Whether the upstream offered SMTPUTF8 the last time a session met it. relayguard offers
     // SMTPUTF8 to clients only then: it never opens an upstream connection just to find out.

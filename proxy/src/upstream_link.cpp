@@ -146,6 +146,7 @@ void UpstreamLink::connect(const asio::ip::tcp::resolver::results_type& endpoint
                                      timed_out_ ? "connect timed out" : "connect: " + error.message());
                                 return;
                             }
+                            owner_.metrics().upstream_connected();
                             asio::error_code ignored;
                             socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
                             phase_ = Phase::greeting;
@@ -205,6 +206,7 @@ void UpstreamLink::transmit(const char* data, std::size_t size, AfterWrite after
     write_left_ = size;
     after_write_ = after;
     read_timeout_ = timeout;
+    sent_at_ = std::chrono::steady_clock::now();
     arm_timer(timeout);
     write_next();
 }
@@ -241,10 +243,11 @@ void UpstreamLink::write_socket(const char* data, std::size_t size) {
     const std::uint32_t generation = generation_;
     asio::async_write(
         socket_, asio::buffer(data, size),
-        [this, generation, alive = owner_.keep_alive()](const asio::error_code& error, std::size_t) {
+        [this, generation, alive = owner_.keep_alive()](const asio::error_code& error, std::size_t count) {
             if (generation != generation_) {
                 return;
             }
+            owner_.metrics().sent(Peer::upstream, count);
             if (error) {
                 failed_operation(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
                                  "write: " + error.message());
@@ -410,6 +413,7 @@ void UpstreamLink::receive() {
                 return;
             }
             target.commit(count);
+            owner_.metrics().received(Peer::upstream, count);
             if (phase_ == Phase::tls_handshake) {
                 continue_handshake();
             } else {
@@ -420,6 +424,7 @@ void UpstreamLink::receive() {
 
 void UpstreamLink::handle_reply(const ParsedReply& reply) {
     if (phase_ == Phase::command) {
+        owner_.metrics().upstream_reply_time(std::chrono::steady_clock::now() - sent_at_);
         if (reply.code == 421) {
             // The upstream is closing the connection; the client hears a temporary error instead.
             fail(UpstreamFault::connection_lost, "421 from upstream");

@@ -15,6 +15,7 @@
 
 #include <relayguard/policy/config.hpp>
 #include <relayguard/proxy/buffer_pool.hpp>
+#include <relayguard/proxy/metrics.hpp>
 #include <relayguard/proxy/reply_parser.hpp>
 #include <relayguard/proxy/tls_context.hpp>
 #include <relayguard/proxy/tls_session.hpp>
@@ -59,6 +60,8 @@ public:
         virtual void upstream_notice(bool warning, std::string_view text) = 0;
         // Keeps the owner alive while an operation of this link is outstanding.
         virtual std::shared_ptr<void> keep_alive() = 0;
+        // Where the link counts its connects, bytes and reply times.
+        virtual Metrics& metrics() = 0;
 
     protected:
         ~Owner() = default;
@@ -162,6 +165,7 @@ private:
     std::size_t write_left_ = 0;
     AfterWrite after_write_ = AfterWrite::read_reply;
     std::chrono::milliseconds read_timeout_{0};
+    std::chrono::steady_clock::time_point sent_at_; // when the command waiting for its reply was sent
     Phase phase_ = Phase::idle;
     bool ready_ = false;
     bool timed_out_ = false;

@@ -118,3 +118,32 @@ TEST_CASE("Without an interface monitor pinned listeners with an address are pla
     CHECK(listener_plan_test::names(plan) == std::vector<std::string>{"192.0.2.1:25%lan1"});
     CHECK(plan.waiting == std::vector<std::string>{"lan2 (interfaces are not watched)"});
 }
+
+TEST_CASE("The metrics listener is planned like a listen element, and apart from them", "[firmware][plan]") {
+    using relayguard::firmware::plan_metrics_listeners;
+    const auto fixed = listener_plan_test::config_with("  <listen address=\"127.0.0.1\" port=\"2525\"/>\n"
+                                                       "  <metrics listen=\"127.0.0.1:9125\"/>\n");
+    CHECK_FALSE(relayguard::firmware::needs_interface_monitor(*fixed));
+    CHECK(listener_plan_test::names(plan_metrics_listeners(*fixed, nullptr)) ==
+          std::vector<std::string>{"127.0.0.1:9125"});
+    CHECK(listener_plan_test::names(relayguard::firmware::plan_listeners(*fixed, nullptr)) ==
+          std::vector<std::string>{"127.0.0.1:2525"});
+
+    const auto without = listener_plan_test::config_with("  <listen address=\"127.0.0.1\" port=\"2525\"/>\n");
+    CHECK(plan_metrics_listeners(*without, nullptr).specs.empty());
+
+    // Following the management interface: the SMTP listener alone would not need the monitor.
+    const auto following =
+        listener_plan_test::config_with("  <listen address=\"127.0.0.1\" port=\"2525\"/>\n"
+                                        "  <metrics listen=\":9125\" interface=\"mgmt\"/>\n");
+    CHECK(relayguard::firmware::needs_interface_monitor(*following));
+    relayguard::hal::SimNic nic;
+    REQUIRE_FALSE(nic.start());
+    CHECK(plan_metrics_listeners(*following, &nic.interfaces()).waiting ==
+          std::vector<std::string>{"mgmt (no such interface)"});
+    nic.add_interface("mgmt");
+    nic.add_address("mgmt", "192.0.2.9", 24);
+    listener_plan_test::publish(nic);
+    CHECK(listener_plan_test::names(plan_metrics_listeners(*following, &nic.interfaces())) ==
+          std::vector<std::string>{"192.0.2.9:9125%mgmt"});
+}

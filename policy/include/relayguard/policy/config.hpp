@@ -143,6 +143,7 @@ struct WatchdogConfig {
 
 struct Config {
     std::string source; // the file it came from, or "(embedded default)"
+    std::string sha256; // of the file's bytes, lower-case hex as sha256sum prints it
     std::vector<ListenConfig> listeners;
     UpstreamConfig upstream;
     std::string hostname; // <identity hostname>; default: the machine's host name, resolved by the caller
@@ -155,6 +156,8 @@ struct Config {
     LimitsConfig limits;
     BareNewline bare_newline = BareNewline::reject;
     LogConfig log;
+    // <metrics listen>: where Prometheus scrapes /metrics; absent: no endpoint. Its tls is always none.
+    std::optional<ListenConfig> metrics;
     RunConfig run;
     WatchdogConfig watchdog;
 };

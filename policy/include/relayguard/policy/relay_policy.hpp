@@ -20,8 +20,12 @@ struct ClientFacts {
     bool authenticated() const { return !authenticated_user.empty(); }
 };
 
+// Why a recipient was accepted (or not), for counting: the words of `reason` are for the log.
+enum class RelayBasis : std::uint8_t { denied, local_domain, postmaster, network, auth, network_and_auth };
+
 struct Verdict {
     bool accepted = false;
+    RelayBasis basis = RelayBasis::denied; // set by RelayPolicy::decide; senders leave it denied
     SmtpReply reply; // the client's answer when rejected; empty when accepted (the upstream answers)
     std::string
         reason; // for the log line: why, in a few words ("local domain", "relay: allowlisted network")

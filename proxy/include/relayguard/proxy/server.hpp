@@ -15,6 +15,7 @@ class io_context;
 namespace relayguard::proxy {
 
 class EventLog;
+class Metrics;
 class TlsServerContext;
 class TlsClientContext;
 
@@ -51,9 +52,10 @@ class Server {
 public:
     // `hostname`: the name for the greeting and EHLO (the configured identity, or the machine's name).
     // `tls`: what load_tls_contexts() built for `config` (the boot sequence loads it, so a bad file stops
-    // the start with a clear error).
+    // the start with a clear error). `metrics` counts what the server and its sessions do; it must
+    // outlive the server and every session.
     Server(asio::io_context& io, std::shared_ptr<const policy::Config> config, std::string hostname,
-           TlsContexts tls, EventLog& log);
+           TlsContexts tls, EventLog& log, Metrics& metrics);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
