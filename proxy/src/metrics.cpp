@@ -164,12 +164,6 @@ private:
     ExpositionFormat format_;
 };
 
-std::string mbedtls_version() {
-    char text[18] = {}; // mbedtls_version_get_string wants at least 9 bytes
-    mbedtls_version_get_string(text);
-    return text;
-}
-
 } // namespace metrics_detail
 
 TlsProtocol tls_protocol_of(std::string_view description) {
@@ -182,8 +176,7 @@ TlsProtocol tls_protocol_of(std::string_view description) {
     return TlsProtocol::other;
 }
 
-Metrics::Metrics(std::string version)
-    : version_(std::move(version)), mbedtls_version_(metrics_detail::mbedtls_version()) {
+Metrics::Metrics(std::string version) : version_(std::move(version)) {
     listeners_.reserve(max_listener_series + 1);
 }
 
@@ -270,7 +263,7 @@ void Metrics::write(std::string& out, ExpositionFormat format) const {
     local::Writer w(out, format);
 
     w.family("relayguard_build_info", "gauge", "relayguard's version and the mbedTLS it was built with.");
-    w.sample("relayguard_build_info", "", {{"version", version_}, {"mbedtls", mbedtls_version_}}, 1);
+    w.sample("relayguard_build_info", "", {{"version", version_}, {"mbedtls", MBEDTLS_VERSION_STRING}}, 1);
 
     w.family("relayguard_sessions_open", "gauge", "Client sessions open now, by listener.");
     for (const ListenerSeries& entry : listeners_) {

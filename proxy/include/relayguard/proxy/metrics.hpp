@@ -128,7 +128,6 @@ private:
     ListenerSeries& series(ListenerSlot listener);
 
     std::string version_;
-    std::string mbedtls_version_;
     std::vector<ListenerSeries> listeners_; // at most max_listener_series + 1 ("other")
     std::array<std::uint64_t, 5> refusals_{};
     std::array<std::uint64_t, 12> recipients_{};
