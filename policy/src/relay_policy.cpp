@@ -55,8 +55,11 @@ RelayBasis allowed_basis(RelayRequirement requirement, bool trusted) {
     return RelayBasis::denied;
 }
 
-std::string allowed_reason(RelayRequirement requirement, bool trusted, const std::string& user) {
-    const std::string network = "allowlisted network";
+// `entry`: the allowlist entry the client matched ("127.0.0.0/8"), so an audit can tell which one a
+// relayed message used; empty when it matched none.
+std::string allowed_reason(RelayRequirement requirement, const std::string& entry, const std::string& user) {
+    const bool trusted = !entry.empty();
+    const std::string network = "allowlisted network " + entry;
     const std::string login = "authenticated as " + without_control_characters(user);
     switch (requirement) {
     case RelayRequirement::network_or_auth:
@@ -108,8 +111,10 @@ Verdict RelayPolicy::decide(const ClientFacts& client, const ForwardPath& recipi
     if (may_relay(client)) {
         verdict.accepted = true;
         verdict.basis = relay_policy_detail::allowed_basis(requirement_, is_trusted_network(client.address));
-        verdict.reason = relay_policy_detail::allowed_reason(requirement_, is_trusted_network(client.address),
-                                                             client.authenticated_user);
+        const std::optional<std::size_t> entry = networks_.first_match(client.address);
+        verdict.reason = relay_policy_detail::allowed_reason(
+            requirement_, entry ? networks_.prefixes()[*entry].to_string() : std::string(),
+            client.authenticated_user);
         return verdict;
     }
     verdict.reply = {554,

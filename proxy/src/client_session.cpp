@@ -1061,6 +1061,9 @@ void ClientSession::handle_rcpt(const Command& command) {
     const policy::Verdict verdict = config_->relay.decide(facts(), rcpt.path);
     transaction().rcpt_pending = rcpt.path.canonical();
     transaction().rcpt_basis = client_session_detail::accepted_result(verdict.basis);
+    const bool relayed =
+        verdict.basis != policy::RelayBasis::local_domain && verdict.basis != policy::RelayBasis::postmaster;
+    transaction().rcpt_relay_reason = verdict.accepted && relayed ? verdict.reason : std::string();
     if (!verdict.accepted) {
         metrics.recipient(RecipientResult::rejected_relay_denied);
         queue(verdict.reply.line() + "\r\n");
@@ -1353,6 +1356,13 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
             // RSET, would lift the deadline without ever sending anything).
             mail_deadline_ = std::chrono::steady_clock::time_point::max();
             transaction().recipients.push_back(transaction().rcpt_pending);
+            if (!transaction().rcpt_relay_reason.empty()) {
+                host_.log().info(
+                    relay_line(client_address(), transaction().rcpt_relay_reason,
+                               client_session_detail::without_brackets(transaction().mail_from),
+                               client_session_detail::without_brackets(transaction().rcpt_pending),
+                               esmtp_ ? "ESMTP" : "SMTP", helo_));
+            }
         }
         break;
     case Pending::data:

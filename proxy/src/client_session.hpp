@@ -71,7 +71,8 @@ private:
         std::string mail_line;    // the MAIL command for the upstream
         std::string rcpt_pending; // the canonical recipient waiting for the upstream's answer
         RecipientResult rcpt_basis = RecipientResult::accepted_local_domain; // its result if accepted
-        std::vector<std::string> recipients;                                 // accepted by the upstream
+        std::string rcpt_relay_reason;       // why it may be relayed ("relay allowed: …"); empty when local
+        std::vector<std::string> recipients; // accepted by the upstream
         std::string fault_reply; // set when the upstream failed during DATA: what the client hears at the end
         policy::MailCommand
             mail_parameters; // the accepted MAIL, whose parameters go upstream once it is known

@@ -143,6 +143,36 @@ std::string_view bounded_program(std::string_view program) {
     return program.substr(0, EventLog::max_program_length);
 }
 
+// The shape of Postfix's envelope lines: "<prefix><command> from unknown[<addr>]: <what>; from=<…> to=<…> …".
+std::string envelope_line(std::string_view prefix, std::string_view command, std::string_view client_address,
+                          std::string_view what, std::string_view from, std::string_view to,
+                          std::string_view protocol, std::string_view helo) {
+    std::string line(prefix);
+    line.append(command);
+    line += " from ";
+    line += client_notation(client_address);
+    line += ": ";
+    line.append(what);
+    line += "; from=<";
+    line.append(from);
+    line += '>';
+    if (!to.empty()) {
+        line += " to=<";
+        line.append(to);
+        line += '>';
+    }
+    if (!protocol.empty()) {
+        line += " proto=";
+        line.append(protocol);
+    }
+    if (!helo.empty()) {
+        line += " helo=<";
+        line.append(helo);
+        line += '>';
+    }
+    return line;
+}
+
 } // namespace event_log_detail
 
 EventLog::EventLog(policy::LogTarget target, Level threshold, std::string_view program)
@@ -199,30 +229,14 @@ std::string client_notation(std::string_view address) {
 std::string reject_line(std::string_view command, std::string_view client_address,
                         std::string_view reply_line, std::string_view from, std::string_view to,
                         std::string_view protocol, std::string_view helo) {
-    std::string line = "NOQUEUE: reject: ";
-    line.append(command);
-    line += " from ";
-    line += client_notation(client_address);
-    line += ": ";
-    line.append(reply_line);
-    line += "; from=<";
-    line.append(from);
-    line += '>';
-    if (!to.empty()) {
-        line += " to=<";
-        line.append(to);
-        line += '>';
-    }
-    if (!protocol.empty()) {
-        line += " proto=";
-        line.append(protocol);
-    }
-    if (!helo.empty()) {
-        line += " helo=<";
-        line.append(helo);
-        line += '>';
-    }
-    return line;
+    return event_log_detail::envelope_line("NOQUEUE: reject: ", command, client_address, reply_line, from, to,
+                                           protocol, helo);
+}
+
+std::string relay_line(std::string_view client_address, std::string_view reason, std::string_view from,
+                       std::string_view to, std::string_view protocol, std::string_view helo) {
+    return event_log_detail::envelope_line("relay: ", "RCPT", client_address, reason, from, to, protocol,
+                                           helo);
 }
 
 std::string connect_reject_line(std::string_view client_address, std::string_view reply_line) {

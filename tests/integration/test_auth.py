@@ -44,6 +44,9 @@ class SwaksAuthTests(TlsTestCase):
         self.assertEqual(transaction.rcpt_tos, [h.REMOTE_RECIPIENT])
         self.assertEqual(transaction.mail_from, h.OUTSIDE_SENDER)
         relayguard.wait_for_log(r"unknown\[127\.0\.0\.2\]: authenticated: sasl_method=PLAIN, sasl_username=alice")
+        # The audit trail says which login the relayed recipient used.
+        relayguard.wait_for_log(r": relay: RCPT from unknown\[127\.0\.0\.2\]: relay allowed: authenticated as alice; "
+                                r"from=<sender@outside\.test> to=<victim@elsewhere\.test> proto=ESMTP")
         # The upstream never sees the AUTH exchange.
         self.settle(relayguard, sink)
         self.assertNotIn("AUTH", sink.verbs())

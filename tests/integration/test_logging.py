@@ -74,6 +74,23 @@ class LoggingTests(h.IntegrationTestCase):
         self.assertReply(self.deliver(client, b"Subject: logged\r\n\r\nhello\r\n", sender="a@outside.test"), 250)
         relayguard.wait_for_log(r"a@outside\.test.*user@example\.com.*7QX4D2|7QX4D2.*a@outside\.test.*user@example\.com")
 
+    def test_relayed_recipient_logged_with_the_allowlist_entry(self):
+        sink = self.start_sink()
+        relayguard = self.start_logged(sink, relay_allow=("10.0.0.0/8", "127.0.0.0/24"))
+        client = self.greeted(relayguard, source="127.0.0.5")
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        self.assertReply(client.command(f"RCPT TO:<{h.REMOTE_RECIPIENT}>"), 250)
+        self.assertReply(client.command(f"RCPT TO:<{h.LOCAL_RECIPIENT}>"), 250)
+        self.assertReply(client.command("QUIT"), 221)
+        relayguard.wait_for_log(
+            r"relayguard/smtpd\[\d+\]: relay: RCPT from unknown\[127\.0\.0\.5\]: relay allowed: allowlisted "
+            r"network 127\.0\.0\.0/24; from=<sender@outside\.test> to=<victim@elsewhere\.test> proto=ESMTP "
+            r"helo=<client\.test>$")
+        self.settle(relayguard, sink)
+        # Only the relayed recipient: a local one needs no reason.
+        relayed = [line for line in relayguard.log_lines() if ": relay: RCPT from" in line]
+        self.assertEqual(len(relayed), 1, relayguard.stderr())
+
     def test_upstream_fault_logged(self):
         port = h.free_port()
         relayguard = self.start_relayguard(("127.0.0.1", port), upstream_options={"connect-timeout": "2s"})

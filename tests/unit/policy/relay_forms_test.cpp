@@ -183,7 +183,7 @@ void check_scanner_forms(const std::vector<ScannerForm>& forms) {
 
         const Outcome trusted = relay_gateway.run(allowlisted(), form.mail_argument, form.rcpt_argument);
         CHECK(trusted.stage == Stage::accepted);
-        CHECK(trusted.reason == "relay allowed: allowlisted network");
+        CHECK(trusted.reason == "relay allowed: allowlisted network 198.51.100.0/24");
 
         const Outcome logged_in = relay_gateway.run(authenticated(), form.mail_argument, form.rcpt_argument);
         CHECK(logged_in.stage == Stage::accepted);

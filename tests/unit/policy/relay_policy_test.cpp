@@ -132,18 +132,21 @@ TEST_CASE("relay policy evaluates every relay requirement", "[relay]") {
     };
     const Case cases[] = {
         {RelayRequirement::network_or_auth, &stranger, false, "relay denied: not a local domain"},
-        {RelayRequirement::network_or_auth, &trusted, true, "relay allowed: allowlisted network"},
+        {RelayRequirement::network_or_auth, &trusted, true,
+         "relay allowed: allowlisted network 198.51.100.0/24"},
         {RelayRequirement::network_or_auth, &logged_in, true, "relay allowed: authenticated as alice"},
-        {RelayRequirement::network_or_auth, &trusted_logged_in, true, "relay allowed: allowlisted network"},
+        {RelayRequirement::network_or_auth, &trusted_logged_in, true,
+         "relay allowed: allowlisted network 198.51.100.0/24"},
         {RelayRequirement::network_and_auth, &stranger, false, "relay denied: not a local domain"},
         {RelayRequirement::network_and_auth, &trusted, false, "relay denied: not a local domain"},
         {RelayRequirement::network_and_auth, &logged_in, false, "relay denied: not a local domain"},
         {RelayRequirement::network_and_auth, &trusted_logged_in, true,
-         "relay allowed: allowlisted network and authenticated as alice"},
+         "relay allowed: allowlisted network 198.51.100.0/24 and authenticated as alice"},
         {RelayRequirement::network, &stranger, false, "relay denied: not a local domain"},
-        {RelayRequirement::network, &trusted, true, "relay allowed: allowlisted network"},
+        {RelayRequirement::network, &trusted, true, "relay allowed: allowlisted network 198.51.100.0/24"},
         {RelayRequirement::network, &logged_in, false, "relay denied: not a local domain"},
-        {RelayRequirement::network, &trusted_logged_in, true, "relay allowed: allowlisted network"},
+        {RelayRequirement::network, &trusted_logged_in, true,
+         "relay allowed: allowlisted network 198.51.100.0/24"},
         {RelayRequirement::auth, &stranger, false, "relay denied: not a local domain"},
         {RelayRequirement::auth, &trusted, false, "relay denied: not a local domain"},
         {RelayRequirement::auth, &logged_in, true, "relay allowed: authenticated as alice"},
@@ -219,4 +222,31 @@ TEST_CASE("relay policy never echoes control characters from a hand-built path",
     const Verdict verdict = relay.decide(relay_policy_test::client("203.0.113.9"), path);
     CHECK_FALSE(verdict.accepted);
     CHECK(verdict.reply.text == "5.7.1 <\"evil??250 ok\"@elsewhere.test>: Relay access denied");
+}
+
+TEST_CASE("relay policy names the allowlist entry and the basis of each decision", "[relay]") {
+    const RelayPolicy relay(RelayRequirement::network_or_auth,
+                            relay_policy_test::networks({"10.0.0.0/8", "2001:db8:1::/48", "10.1.0.0/16"}),
+                            relay_policy_test::domains({"example.com"}));
+    const ForwardPath remote = relay_policy_test::recipient("<bob@elsewhere.test>");
+    // The first entry that contains the client, in the order written.
+    const Verdict by_network = relay.decide(relay_policy_test::client("10.1.2.3"), remote);
+    CHECK(by_network.reason == "relay allowed: allowlisted network 10.0.0.0/8");
+    CHECK(by_network.basis == RelayBasis::network);
+    const Verdict by_v6 = relay.decide(relay_policy_test::client("2001:db8:1::9"), remote);
+    CHECK(by_v6.reason == "relay allowed: allowlisted network 2001:db8:1::/48");
+    const Verdict by_login = relay.decide(relay_policy_test::client("203.0.113.9", "carol"), remote);
+    CHECK(by_login.basis == RelayBasis::auth);
+    CHECK(by_login.reason == "relay allowed: authenticated as carol");
+    CHECK(relay.decide(relay_policy_test::client("203.0.113.9"), remote).basis == RelayBasis::denied);
+    CHECK(
+        relay
+            .decide(relay_policy_test::client("203.0.113.9"), relay_policy_test::recipient("<a@example.com>"))
+            .basis == RelayBasis::local_domain);
+    CHECK(relay.decide(relay_policy_test::client("203.0.113.9"), relay_policy_test::recipient("<postmaster>"))
+              .basis == RelayBasis::postmaster);
+    const RelayPolicy both(RelayRequirement::network_and_auth, relay_policy_test::networks({"10.0.0.0/8"}),
+                           relay_policy_test::domains({"example.com"}));
+    CHECK(both.decide(relay_policy_test::client("10.9.9.9", "dave"), remote).basis ==
+          RelayBasis::network_and_auth);
 }

@@ -77,6 +77,13 @@ std::string reject_line(std::string_view command, std::string_view client_addres
                         std::string_view reply_line, std::string_view from, std::string_view to,
                         std::string_view protocol, std::string_view helo);
 
+// The line for a recipient relayed to another domain, once the upstream accepted it, saying why
+// relaying was allowed (the allowlist entry, or the login):
+//   relay: RCPT from unknown[<addr>]: relay allowed: allowlisted network 192.0.2.0/24; from=<…> to=<…>
+//   proto=ESMTP helo=<…>
+std::string relay_line(std::string_view client_address, std::string_view reason, std::string_view from,
+                       std::string_view to, std::string_view protocol, std::string_view helo);
+
 // "reject: connect from unknown[<addr>]: <reply line>", for a client refused at connect.
 std::string connect_reject_line(std::string_view client_address, std::string_view reply_line);
 
