@@ -5,6 +5,7 @@
 #include "command_line.hpp"
 #include "probe_battery.hpp"
 #include "probe_connection.hpp"
+#include "probe_fleet.hpp"
 #include "probe_options.hpp"
 #include "probe_report.hpp"
 
@@ -504,6 +505,11 @@ int Prober::run() {
 
 } // namespace probe_command_detail
 
+int run_probe(const ProbeOptions& options, ProbeReport& report) {
+    probe_command_detail::Prober prober(options, report);
+    return prober.run();
+}
+
 int probe_command(const std::vector<std::string>& args, TextOutput& out, TextOutput& err) {
     const std::optional<ProbeOptions> options = parse_probe_options(args, err);
     if (!options) {
@@ -511,9 +517,11 @@ int probe_command(const std::vector<std::string>& args, TextOutput& out, TextOut
     }
     // A server that resets the connection must end the probe with a message, not kill it.
     std::signal(SIGPIPE, SIG_IGN);
+    if (!options->targets_file.empty()) {
+        return probe_fleet(*options, out, err);
+    }
     ProbeReport report;
-    probe_command_detail::Prober prober(*options, report);
-    const int status = prober.run();
+    const int status = run_probe(*options, report);
     if (options->json) {
         print_json(report, out);
     } else {

@@ -38,8 +38,12 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
     return duration <= max_duration ? std::optional(duration) : std::nullopt;
 }
 
-// "host", "host:port", "[v6]:port", "v6" (more than one colon and no brackets: no port).
-bool parse_target(const std::string& text, ProbeOptions& options) {
+constexpr unsigned max_parallel = 64;
+
+} // namespace probe_options_detail
+
+// More than one colon and no brackets: an IPv6 address without a port.
+bool parse_probe_target(const std::string& text, ProbeOptions& options) {
     std::string port;
     if (!text.empty() && text.front() == '[') {
         const std::size_t close = text.find(']');
@@ -75,6 +79,8 @@ bool parse_target(const std::string& text, ProbeOptions& options) {
     }
     return true;
 }
+
+namespace probe_options_detail {
 
 bool read_password(const std::string& path, std::string& password, TextOutput& err) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -113,6 +119,7 @@ bool read_password(const std::string& path, std::string& password, TextOutput& e
 
 void print_probe_usage(TextOutput& out) {
     out << "usage: relayguard probe HOST[:PORT] [options]\n"
+           "       relayguard probe --targets FILE [--parallel N] [options]\n"
            "\n"
            "Tries to relay through an SMTP server the ways nmap, Nessus and the known routing tricks do, "
            "and\n"
@@ -138,9 +145,13 @@ void print_probe_usage(TextOutput& out) {
            "  --timeout DURATION     per reply (default 30s)\n"
            "  --pace DURATION        pause between commands (default 100ms)\n"
            "  --json                 one JSON document with a record per attempt\n"
+           "  --targets FILE         probe every HOST[:PORT] listed in FILE (one per line, # comments), and\n"
+           "                         print one JSON object per target as it finishes\n"
+           "  --parallel N           with --targets: probe N servers at once (default 8, at most 64)\n"
            "\n"
            "exit status: 0 no relay found, 1 the server relays, 2 the probe failed (connection, TLS, "
-           "protocol)\n";
+           "protocol);\n"
+           "with --targets: 1 when any target relays, else 2 when any probe failed, else 0\n";
 }
 
 std::optional<ProbeOptions> parse_probe_options(const std::vector<std::string>& args, TextOutput& err) {
@@ -194,8 +205,20 @@ std::optional<ProbeOptions> parse_probe_options(const std::vector<std::string>& 
             options.helo = value();
         } else if (has_value && arg == "--smuggling") {
             options.smuggling_recipient = value();
+        } else if (has_value && arg == "--targets") {
+            options.targets_file = value();
+        } else if (has_value && arg == "--parallel") {
+            const std::string& text = value();
+            const bool digits = !text.empty() && text.size() <= 3 &&
+                                text.find_first_not_of("0123456789") == std::string::npos;
+            const unsigned long count = digits ? std::stoul(text) : 0;
+            if (count == 0 || count > local::max_parallel) {
+                return usage_error("--parallel takes a number from 1 to " +
+                                   std::to_string(local::max_parallel));
+            }
+            options.parallel = static_cast<unsigned>(count);
         } else if (!arg.empty() && arg[0] != '-' && !have_target) {
-            if (!local::parse_target(arg, options)) {
+            if (!parse_probe_target(arg, options)) {
                 return usage_error("\"" + arg + "\" is not HOST, HOST:PORT or [IPv6]:PORT");
             }
             have_target = true;
@@ -203,8 +226,11 @@ std::optional<ProbeOptions> parse_probe_options(const std::vector<std::string>& 
             return usage_error("unexpected argument \"" + arg + "\"");
         }
     }
-    if (!have_target) {
-        return usage_error("which server? give HOST[:PORT]");
+    if (have_target && !options.targets_file.empty()) {
+        return usage_error("give HOST[:PORT] or --targets FILE, not both");
+    }
+    if (!have_target && options.targets_file.empty()) {
+        return usage_error("which server? give HOST[:PORT] or --targets FILE");
     }
     if (options.send && !options.data) {
         return usage_error("--send needs --data");

@@ -29,9 +29,14 @@ struct ProbeOptions {
     std::string smuggling_recipient; // --smuggling RCPT: test end-of-data forms by sending to RCPT
     bool injection_check = true;
     bool json = false;
+    std::string targets_file; // --targets FILE: probe every server it lists (probe_fleet.hpp)
+    unsigned parallel = 8;    // --parallel N: how many of them at once
     std::chrono::milliseconds timeout{30000};
     std::chrono::milliseconds pace{100};
 };
+
+// "host", "host:port", "[v6]:port", "v6" into options.host and options.port; false when malformed.
+bool parse_probe_target(const std::string& text, ProbeOptions& options);
 
 // Parses `args`; on a usage error returns nothing and writes why to `err`.
 std::optional<ProbeOptions> parse_probe_options(const std::vector<std::string>& args, TextOutput& err);

@@ -155,4 +155,30 @@ void print_json(const ProbeReport& report, TextOutput& out) {
     out << "]}\n";
 }
 
+std::string json_summary_line(const ProbeReport& report) {
+    const auto list = [](const std::vector<std::string>& items) {
+        std::string text = "[";
+        for (std::size_t index = 0; index < items.size(); ++index) {
+            text += (index ? ", " : "") + json_string(items[index]);
+        }
+        return text + "]";
+    };
+    std::vector<std::string> relayed;
+    for (const ProbeAttempt& attempt : report.attempts) {
+        if (attempt.verdict == "relayed" || attempt.verdict == "accepted") {
+            relayed.push_back(attempt.check == "relay" ? attempt.form : attempt.check + " " + attempt.form);
+        }
+    }
+    std::vector<std::string> findings;
+    for (const ProbeCheck& check : report.checks) {
+        if (check.finding) {
+            findings.push_back(check.name + ": " + check.verdict);
+        }
+    }
+    const char* result = report.exit_status == 2 ? "failed" : report.exit_status == 1 ? "open" : "closed";
+    return "{\"target\": " + json_string(report.target) + ", \"source\": " + json_string(report.source) +
+           ", \"result\": \"" + result + "\", \"relayed\": " + list(relayed) +
+           ", \"findings\": " + list(findings) + ", \"failure\": " + json_string(report.failure) + "}\n";
+}
+
 } // namespace relayguard::firmware

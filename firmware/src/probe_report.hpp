@@ -46,6 +46,9 @@ struct ProbeReport {
 
 void print_table(const ProbeReport& report, TextOutput& out);
 void print_json(const ProbeReport& report, TextOutput& out);
+// One line for `probe --targets`: {"target": …, "source": …, "result": "open" | "closed" | "failed",
+// "relayed": [the relay forms that got through], "findings": [the checks to act on], "failure": …}.
+std::string json_summary_line(const ProbeReport& report);
 
 // JSON string escaping (RFC 8259 §7): quotes, backslashes and control characters; other octets as
 // they are (server text is not always UTF-8, so bytes above 127 that are not valid UTF-8 become U+FFFD).

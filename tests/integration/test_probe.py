@@ -212,5 +212,63 @@ class ProbeFailureTests(ProbeTestCase):
         self.assertIn("--send needs --data", output)
 
 
+class ProbeFleetTests(ProbeTestCase):
+    def probe_fleet(self, lines, *options):
+        targets = self.workdir / "targets.txt"
+        targets.write_text("# the fleet\n" + "".join(line + "\n" for line in lines))
+        command = h.relayguard_emulator() + [str(h.relayguard_binary()), "probe", "--targets", str(targets),
+                                             "--pace", "0", "--timeout", "20s", "--source", h.UNTRUSTED_CLIENT,
+                                             *map(str, options)]
+        status, output = self.run_program(command, timeout=300)
+        try:
+            return status, [json.loads(line) for line in output.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            self.fail(f"--targets printed a line that is not JSON ({error}):\n{output}")
+
+    def test_every_target_gets_one_line_and_the_status_says_one_is_open(self):
+        open_sink = self.start_sink()
+        sink = self.start_sink()
+        guarded = [self.start_relayguard(sink, domains=(h.LOCAL_DOMAIN, h.RELAYGUARD_HOSTNAME)) for _ in range(2)]
+        dead = ("127.0.0.1", h.free_port())
+        addresses = [guarded[0].address, open_sink.address, dead, guarded[1].address]
+        lines = [f"{host}:{port}" for host, port in addresses]
+        status, results = self.probe_fleet(lines, "--parallel", 2)
+        self.assertEqual(status, 1, results)
+        by_target = {result["target"]: result for result in results}
+        self.assertEqual(sorted(by_target), sorted(lines), "one line per target")
+        self.assertEqual(len(results), len(lines))
+        self.assertEqual(by_target[lines[0]]["result"], "closed")
+        self.assertEqual(by_target[lines[3]]["result"], "closed")
+        self.assertEqual(by_target[lines[0]]["relayed"], [])
+        self.assertEqual(by_target[lines[1]]["result"], "open")
+        self.assertEqual(len(by_target[lines[1]]["relayed"]), RELAY_FORMS)
+        self.assertIn("nmap-plain", by_target[lines[1]]["relayed"])
+        self.assertEqual(by_target[lines[2]]["result"], "failed")
+        self.assertIn("refused", by_target[lines[2]]["failure"].lower())
+        self.assertEqual({result["source"] for result in results}, {h.UNTRUSTED_CLIENT})
+
+    def test_a_closed_fleet_exits_0_and_a_failed_probe_2(self):
+        sink = self.start_sink()
+        relayguard = self.start_relayguard(sink, domains=(h.LOCAL_DOMAIN, h.RELAYGUARD_HOSTNAME))
+        target = "%s:%d" % relayguard.address
+        status, results = self.probe_fleet([target])
+        self.assertEqual((status, [result["result"] for result in results]), (0, ["closed"]))
+        status, results = self.probe_fleet([target, "127.0.0.1:%d" % h.free_port()], "--parallel", 1)
+        self.assertEqual(status, 2, results)
+        self.assertEqual(sorted(result["result"] for result in results), ["closed", "failed"])
+
+    def test_a_bad_targets_file_names_its_line(self):
+        targets = self.workdir / "targets.txt"
+        targets.write_text("127.0.0.1:2525\nnot a target\n")
+        status, output = self.run_program(h.relayguard_emulator() + [str(h.relayguard_binary()), "probe",
+                                                                      "--targets", str(targets)])
+        self.assertEqual(status, 2, output)
+        self.assertIn('line 2: "not a target" is not HOST, HOST:PORT or [IPv6]:PORT', output)
+        status, output = self.run_program(h.relayguard_emulator() + [str(h.relayguard_binary()), "probe",
+                                                                      "--targets", str(targets), "127.0.0.1"])
+        self.assertEqual(status, 2, output)
+        self.assertIn("not both", output)
+
+
 if __name__ == "__main__":
     unittest.main()
