@@ -312,11 +312,13 @@ class Relayguard(Contender):
     name = "relayguard"
     label = "relayguard"
 
-    def __init__(self, workdir, sink, binary, tls=None, starttls=False):
+    def __init__(self, workdir, sink, binary, tls=None, starttls=False, metrics=False):
         super().__init__(workdir, sink)
         self.binary = Path(binary)
         self.tls = tls  # (certificate, key)
         self.starttls = starttls
+        self.metrics_port = None
+        self.metrics = metrics  # serve <metrics listen> on a port of its own
 
     def write_config(self):
         """Picks the listening port and writes the configuration; returns its path."""
@@ -328,6 +330,10 @@ class Relayguard(Contender):
         if self.tls:
             tls_element = f'\n  <tls certificate="{self.tls[0]}" key="{self.tls[1]}"/>'
             listen_tls = ' tls="starttls"' if self.starttls else ' tls="none"'
+        metrics_element = ""
+        if self.metrics:
+            self.metrics_port = free_port()
+            metrics_element = f'\n  <metrics listen="{self.host}:{self.metrics_port}"/>'
         config.write_text(f"""<relayguard>
   <!-- Written by bench/run: relaying allowed for the benchmark client, limits out of the way. -->
   <listen address="{self.host}" port="{self.port}"{listen_tls}/>
@@ -338,7 +344,7 @@ class Relayguard(Contender):
     <domain name="example.com"/>
   </relay>
   <limits max-connections="20000" max-connections-per-client="20000" max-recipients="1000" max-message-size="64M"/>
-  <log target="stderr" level="warning"/>
+  <log target="stderr" level="warning"/>{metrics_element}
 </relayguard>
 """)
         return config
