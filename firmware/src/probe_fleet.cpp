@@ -1,10 +1,14 @@
 #include "probe_fleet.hpp"
 
+#include <relayguard/proxy/tls_context.hpp>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 
 namespace relayguard::firmware {
@@ -105,7 +109,13 @@ int probe_fleet(const ProbeOptions& options, TextOutput& out, TextOutput& err) {
     const auto worker = [&] {
         for (std::size_t index = next++; index < targets->size(); index = next++) {
             ProbeReport report;
-            const int status = run_probe((*targets)[index], report);
+            int status = local::exit_failed;
+            try {
+                status = run_probe((*targets)[index], report);
+            } catch (const std::exception& failure) { // out of memory or threads: this target failed
+                report.exit_status = local::exit_failed;
+                report.failure = failure.what();
+            }
             const std::string line = json_summary_line(report);
             const std::lock_guard<std::mutex> lock(output);
             out << line;
@@ -114,11 +124,21 @@ int probe_fleet(const ProbeOptions& options, TextOutput& out, TextOutput& err) {
             any_failed = any_failed || status == local::exit_failed;
         }
     };
-    const std::size_t count = std::min<std::size_t>(options.parallel, targets->size());
+    std::size_t count = std::min<std::size_t>(options.parallel, targets->size());
+    if (options.tls != ProbeTls::none && !proxy::tls_thread_safe()) {
+        count = 1; // this mbedTLS has no locks (tls_context.hpp)
+    }
     std::vector<std::thread> workers;
     workers.reserve(count);
     for (std::size_t number = 0; number < count; ++number) {
-        workers.emplace_back(worker);
+        try {
+            workers.emplace_back(worker);
+        } catch (const std::system_error&) {
+            break; // no more threads: the ones running take the rest of the targets
+        }
+    }
+    if (workers.empty()) {
+        worker();
     }
     for (std::thread& thread : workers) {
         thread.join();

@@ -1290,8 +1290,12 @@ void ClientSession::auth_checked(PasswordChecker::CheckResult result, const std:
     // The log names the mechanism, never the user name or anything else from the exchange.
     host_.log().warning(auth_failure_line(client_address(), mechanism));
     host_.metrics().auth_result(auth_mechanism_, false);
-    if (host_.auth_failures().record_failure(client_, std::chrono::steady_clock::now()) ==
-        std::max(1u, config_->auth.max_failures)) {
+    // Counted when this failure locks the client out, by the tracker's own limit (a reload may have
+    // changed it since this session began).
+    const auto now = std::chrono::steady_clock::now();
+    const bool locked_before = host_.auth_failures().locked_out(client_, now);
+    host_.auth_failures().record_failure(client_, now);
+    if (!locked_before && host_.auth_failures().locked_out(client_, now)) {
         host_.metrics().auth_lockout(auth_mechanism_);
     }
     protocol_error(replies::auth_failed);
@@ -1330,7 +1334,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
     switch (was) {
     case Pending::mail:
         if (reply.code_class() != 2 && reply.code_class() != 4 && reply.code_class() != 5) {
-            reject_upstream_reply("unexpected reply to MAIL");
+            reject_upstream_reply("unexpected reply to MAIL", was);
             return;
         }
         relay_upstream_reply(reply);
@@ -1344,7 +1348,7 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         break;
     case Pending::rcpt:
         if (reply.code_class() == 3) {
-            reject_upstream_reply("unexpected reply to RCPT");
+            reject_upstream_reply("unexpected reply to RCPT", was);
             return;
         }
         relay_upstream_reply(reply);
@@ -1374,13 +1378,13 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
         } else if (reply.code_class() == 4 || reply.code_class() == 5) {
             relay_upstream_reply(reply);
         } else {
-            reject_upstream_reply("unexpected reply to DATA");
+            reject_upstream_reply("unexpected reply to DATA", was);
             return;
         }
         break;
     case Pending::final_dot:
         if (reply.code_class() != 2 && reply.code_class() != 4 && reply.code_class() != 5) {
-            reject_upstream_reply("unexpected reply to the final dot");
+            reject_upstream_reply("unexpected reply to the final dot", was);
             return;
         }
         // The client hears the upstream's own answer to relayguard's final dot: only the upstream can
@@ -1416,9 +1420,10 @@ void ClientSession::upstream_replied(const ParsedReply& reply) {
     process_input();
 }
 
-void ClientSession::reject_upstream_reply(std::string_view why) {
+void ClientSession::reject_upstream_reply(std::string_view why, Pending was) {
     // An upstream that answers out of turn is in an unknown state: its link is not reused.
     abort_upstream();
+    pending_ = was; // what the failure answers (and counts) is the operation that got this reply
     upstream_failed(UpstreamFault::invalid_reply, why);
 }
 

@@ -142,7 +142,7 @@ private:
     void send_mail_upstream();
     void end_of_data();
     void relay_upstream_reply(const ParsedReply& reply);
-    void reject_upstream_reply(std::string_view why);
+    void reject_upstream_reply(std::string_view why, Pending was);
     void upstream_ready() override;
     void upstream_replied(const ParsedReply& reply) override;
     void upstream_wrote() override;

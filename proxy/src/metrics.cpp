@@ -274,7 +274,8 @@ void Metrics::write(std::string& out, ExpositionFormat format) const {
         w.sample("relayguard_sessions_accepted", "_total", {{"listener", entry.name}}, entry.accepted);
     }
     w.family("relayguard_connections_refused", "counter",
-             "Connections refused before a session began, by reason.");
+             "Connections refused, by reason (greet_delay: admitted, then closed for talking before the "
+             "greeting).");
     for (std::size_t reason = 0; reason < refusals_.size(); ++reason) {
         w.sample("relayguard_connections_refused", "_total", {{"reason", local::refusal_reasons[reason]}},
                  refusals_[reason]);

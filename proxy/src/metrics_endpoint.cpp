@@ -84,6 +84,9 @@ private:
     void serve(Connection& connection);
     void read(Connection& connection);
     void answer(Connection& connection, const MetricsRequest& request);
+    void drain(Connection& connection);
+    // request_timeout from now, for the request and again for the answer.
+    void arm_deadline(Connection& connection);
     void finish(Connection& connection);
 
     asio::io_context& io_;
@@ -186,14 +189,7 @@ void MetricsEndpoint::Impl::accept(const std::shared_ptr<Listener>& listener) {
 void MetricsEndpoint::Impl::serve(Connection& connection) {
     connection.busy = true;
     connection.received = 0;
-    const std::uint32_t generation = connection.generation;
-    connection.timer.expires_after(request_timeout);
-    connection.timer.async_wait(
-        [this, &connection, generation, keep = shared_from_this()](const asio::error_code& error) {
-            if (!error && connection.busy && connection.generation == generation) {
-                finish(connection); // a client that does not finish its request in time gets nothing
-            }
-        });
+    arm_deadline(connection); // a client that does not finish its request in time gets nothing
     read(connection);
 }
 
@@ -225,7 +221,10 @@ void MetricsEndpoint::Impl::read(Connection& connection) {
 void MetricsEndpoint::Impl::answer(Connection& connection, const MetricsRequest& request) {
     std::array<asio::const_buffer, 2> parts{}; // the head, and the body when there is one
     if (request.status != MetricsRequestStatus::ok) {
-        const std::string_view response = metrics_endpoint_detail::error_response(request.status);
+        std::string_view response = metrics_endpoint_detail::error_response(request.status);
+        if (request.head_only) {
+            response = response.substr(0, response.find("\r\n\r\n") + 4); // HEAD: no body
+        }
         parts[0] = asio::buffer(response.data(), response.size());
     } else {
         connection.body.clear();
@@ -250,11 +249,51 @@ void MetricsEndpoint::Impl::answer(Connection& connection, const MetricsRequest&
         }
     }
     const std::uint32_t generation = connection.generation;
-    asio::async_write(
-        connection.socket, parts,
-        [this, &connection, generation, keep = shared_from_this()](const asio::error_code&, std::size_t) {
-            if (connection.generation == generation && connection.busy) {
-                finish(connection); // one answer per connection
+    // The answer gets its own deadline (a scraper reading slowly), which also bounds the drain after it.
+    arm_deadline(connection);
+    asio::async_write(connection.socket, parts,
+                      [this, &connection, generation,
+                       keep = shared_from_this()](const asio::error_code& error, std::size_t) {
+                          if (connection.generation != generation || !connection.busy) {
+                              return;
+                          }
+                          if (error) {
+                              finish(connection);
+                              return;
+                          }
+                          drain(connection); // one answer per connection
+                      });
+}
+
+void MetricsEndpoint::Impl::drain(Connection& connection) {
+    // Closing with unread input (the rest of a 431's headers, a POST's body) would reset the connection
+    // and could discard the answer before the client read it: say we are done, then read and drop what
+    // the client still sends until it closes or the deadline passes.
+    asio::error_code ignored;
+    connection.socket.shutdown(TcpSocket::shutdown_send, ignored);
+    const std::uint32_t generation = connection.generation;
+    connection.socket.async_read_some(
+        asio::buffer(connection.request.data(), connection.request.size()),
+        [this, &connection, generation, keep = shared_from_this()](const asio::error_code& error,
+                                                                   std::size_t) {
+            if (connection.generation != generation || !connection.busy) {
+                return;
+            }
+            if (error) {
+                finish(connection); // end of file: the client has read the answer and closed
+                return;
+            }
+            drain(connection);
+        });
+}
+
+void MetricsEndpoint::Impl::arm_deadline(Connection& connection) {
+    const std::uint32_t generation = connection.generation;
+    connection.timer.expires_after(request_timeout);
+    connection.timer.async_wait(
+        [this, &connection, generation, keep = shared_from_this()](const asio::error_code& error) {
+            if (!error && connection.busy && connection.generation == generation) {
+                finish(connection);
             }
         });
 }

@@ -1,6 +1,8 @@
 #include <relayguard/proxy/command_parser.hpp>
 #include <relayguard/proxy/metrics_request.hpp>
 
+#include <initializer_list>
+
 namespace relayguard::proxy {
 namespace metrics_request_detail {
 
@@ -34,9 +36,12 @@ std::string_view take_line(std::string_view& rest) {
 MetricsRequest parse_metrics_request(std::string_view received, std::size_t limit) {
     namespace local = metrics_request_detail;
     MetricsRequest request;
+    // The blank line that ends the head, with CRLF or bare LF line ends in any mix.
     std::size_t head_end = received.find("\r\n\r\n");
-    if (const std::size_t bare = received.find("\n\n"); bare < head_end) {
-        head_end = bare;
+    for (const std::string_view end : {"\n\n", "\n\r\n"}) {
+        if (const std::size_t found = received.find(end); found < head_end) {
+            head_end = found;
+        }
     }
     if (head_end == std::string_view::npos || head_end >= limit) {
         if (received.size() >= limit) {
@@ -56,6 +61,7 @@ MetricsRequest parse_metrics_request(std::string_view received, std::size_t limi
     const std::string_view method = request_line.substr(0, first_space);
     const std::string_view target = request_line.substr(first_space + 1, second_space - first_space - 1);
     const std::string_view version = request_line.substr(second_space + 1);
+    request.head_only = method == "HEAD";
     if (!local::is_token(method) || target.empty() || target.front() != '/' ||
         target.find_first_of(" \t") != std::string_view::npos ||
         (version != "HTTP/1.1" && version != "HTTP/1.0")) {
@@ -71,7 +77,6 @@ MetricsRequest parse_metrics_request(std::string_view received, std::size_t limi
         request.status = MetricsRequestStatus::method_not_allowed;
         return request;
     }
-    request.head_only = method == "HEAD";
     while (!rest.empty()) {
         const std::string_view header = local::take_line(rest);
         const std::size_t colon = header.find(':');

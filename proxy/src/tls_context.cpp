@@ -548,4 +548,12 @@ const mbedtls_ssl_config& TlsClientContext::ssl_config() const {
     return state_->config;
 }
 
+bool tls_thread_safe() {
+#if defined(MBEDTLS_THREADING_C)
+    return true;
+#else
+    return false;
+#endif
+}
+
 } // namespace relayguard::proxy

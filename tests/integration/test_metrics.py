@@ -190,6 +190,25 @@ class ExpositionTests(MetricsTestCase):
         self.assertEqual(delta("relayguard_upstream_errors_total", kind="unreachable"), 1)
         self.assertEqual(delta("relayguard_senders_total", outcome="deferred", reason="upstream"), 1)
 
+    def test_an_upstream_reply_out_of_turn_is_counted_once(self):
+        # 354 to RCPT is no answer to it: the client hears a temporary error, counted as deferred.
+        sink = self.start_sink(replies={"RCPT": "354 go ahead"})
+        relayguard = self.start_with_metrics(sink)
+        before = self.samples()
+        client = self.greeted(relayguard)
+        self.assertReply(client.command(f"MAIL FROM:<{h.OUTSIDE_SENDER}>"), 250)
+        reply = client.command(f"RCPT TO:<{h.LOCAL_RECIPIENT}>")
+        self.assertEqual(reply.code // 100, 4, str(reply))
+        client.close()
+        after = self.settled_samples()
+        recipients = {labels: after[("relayguard_recipients_total", labels)] -
+                      before.get(("relayguard_recipients_total", labels), 0)
+                      for name, labels in after if name == "relayguard_recipients_total"}
+        self.assertEqual({labels: count for labels, count in recipients.items() if count},
+                         {(("outcome", "deferred"), ("reason", "upstream")): 1})
+        self.assertEqual(value(after, "relayguard_upstream_errors_total", kind="invalid_reply")
+                         - value(before, "relayguard_upstream_errors_total", kind="invalid_reply"), 1)
+
     def test_auth_and_tls_are_counted_by_mechanism_and_protocol(self):
         sink = self.start_sink()
         relayguard = self.start_with_metrics(sink, secure=True, auth={"max-failures": 2})
@@ -270,6 +289,8 @@ class EndpointTests(MetricsTestCase):
         status, headers, _ = self.http("/metrics", method="POST")
         self.assertEqual(status, 405)
         self.assertEqual(headers["Allow"], "GET, HEAD")
+        status, _, body = self.http("/", method="HEAD")
+        self.assertEqual((status, body), (404, ""))
         status, headers, body = self.http("/metrics", method="HEAD")
         self.assertEqual(status, 200)
         self.assertEqual(body, "")

@@ -77,6 +77,10 @@ TEST_CASE("A head is read until its blank line, within the limit", "[metrics][ht
     CHECK(status_of("") == MetricsRequestStatus::incomplete);
     CHECK(status_of("GET /metrics HTTP/1.1\r\n") == MetricsRequestStatus::incomplete);
     CHECK(status_of("GET /metrics HTTP/1.1\r\nHost: x\r\n\r") == MetricsRequestStatus::incomplete);
+    // Line ends of either kind, mixed.
+    CHECK(status_of("GET /metrics HTTP/1.1\nHost: x\n\r\n") == MetricsRequestStatus::ok);
+    CHECK(status_of("GET /metrics HTTP/1.1\r\nHost: x\n\n") == MetricsRequestStatus::ok);
+    CHECK(parse_metrics_request("HEAD / HTTP/1.1\r\n\r\n", 4096).head_only);
     const std::string long_header = "GET /metrics HTTP/1.1\r\nX: " + std::string(5000, 'a');
     CHECK(parse_metrics_request(long_header.substr(0, 4096), 4096).status == MetricsRequestStatus::too_large);
     CHECK(parse_metrics_request(long_header.substr(0, 4095), 4096).status ==

@@ -20,8 +20,8 @@ namespace relayguard::proxy {
 
 enum class UpstreamFault : std::uint8_t; // upstream_link.hpp
 
-// Why a connection was refused before its session began (the first three in Server::admit, the
-// pregreet test in the session).
+// Why a connection was refused: at accept (Server::admit), or by the pregreet test of a session that
+// was admitted (and counted in sessions_accepted) and then closed for talking before the greeting.
 enum class ConnectionRefusal : std::uint8_t { acl, limits, rate, lockout, greet_delay };
 
 // What became of one RCPT TO, counted once, when its outcome is known: relayguard's own refusals at

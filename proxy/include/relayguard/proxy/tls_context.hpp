@@ -96,6 +96,11 @@ private:
 // system library, whose record buffers have a fixed size, that saves no memory; a library built with
 // MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH shrinks both record buffers to the negotiated size after the handshake.
 // Only a client can ask for it, so the listeners cannot.
+// Whether TLS sessions of separate contexts may run on several threads at once: mbedTLS built with
+// MBEDTLS_THREADING_C (Debian's is). Without it, PSA's global state (mbedTLS 3's TLS 1.3 key exchange)
+// is unlocked, so `relayguard probe --targets` runs TLS probes one at a time.
+bool tls_thread_safe();
+
 class TlsClientContext {
 public:
     // `ca_file` may be empty: no verification. Otherwise its certificates (PEM bundle or one DER
