@@ -18,6 +18,8 @@ native_packages=(
     # the metrics tests: promtool checks a scrape and the alert rules, a real Prometheus server scrapes,
     # and prometheus_client's strict OpenMetrics parser reads the OpenMetrics exposition
     prometheus python3-prometheus-client
+    # the central-log tests: a real rsyslog receives <log server>'s RFC 5424 messages, pflogsumm reads them
+    rsyslog pflogsumm
 )
 cross_packages=(
     libmbedtls-dev:arm64 libtinyxml2-dev:arm64

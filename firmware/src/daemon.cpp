@@ -18,6 +18,7 @@
 #include <relayguard/proxy/metrics.hpp>
 #include <relayguard/proxy/metrics_endpoint.hpp>
 #include <relayguard/proxy/server.hpp>
+#include <relayguard/proxy/syslog_message.hpp>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -185,6 +186,9 @@ bool Daemon::Impl::step_configuration() {
     metrics_.configuration_loaded(config_->sha256, std::chrono::system_clock::now());
     log_ = std::make_unique<proxy::EventLog>(config_->log.target, config_->log.level);
     hostname_ = config_->hostname.empty() ? daemon_detail::machine_hostname() : config_->hostname;
+    if (config_->log.server) {
+        log_->send_to(*config_->log.server, hostname_);
+    }
     log_->info(std::string("relayguard ") + RELAYGUARD_VERSION + " starting (" + proxy::library_versions() +
                ")");
     // Certificates, keys and the upstream CA are parsed once, here: a bad file stops the start.
@@ -195,6 +199,10 @@ bool Daemon::Impl::step_configuration() {
     log_->info("boot: configuration: " + config_->source + " (" + std::to_string(config_->listeners.size()) +
                " listeners, upstream " + config_->upstream.host + ":" +
                std::to_string(config_->upstream.port) + ")");
+    if (config_->log.server) {
+        log_->info("boot: log: RFC 5424 to " + config_->log.server->to_string() + " as " +
+                   proxy::syslog_hostname(hostname_));
+    }
     if (!config_->run.user.empty()) {
         // Looked up now, before anything is opened: a misspelt account must not leave a listener open
         // for the moment it takes to find out.
@@ -384,11 +392,13 @@ void Daemon::Impl::reload() {
         const policy::Config& current = *config_;
         if (next.run.user != current.run.user || next.run.group != current.run.group ||
             next.run.pid_file != current.run.pid_file || next.log.target != current.log.target ||
+            (next.log.server ? next.log.server->to_string() : "") !=
+                (current.log.server ? current.log.server->to_string() : "") ||
             next.watchdog.backend != current.watchdog.backend ||
             next.watchdog.device != current.watchdog.device ||
             next.watchdog.timeout != current.watchdog.timeout) {
             log_->warning(
-                "reload: changes to <run>, <watchdog> and <log target> take effect at the next start");
+                "reload: changes to <run>, <watchdog> and <log target server> take effect at the next start");
         }
         config_ = loaded.config;
         metrics_.reload_result(true);
@@ -440,6 +450,9 @@ std::vector<std::string> Daemon::Impl::apply_metrics_plan() {
             return {};
         }
         metrics_endpoint_ = std::make_unique<proxy::MetricsEndpoint>(io_, metrics_, *log_);
+    }
+    if (!plan.waiting.empty()) {
+        log_->info("metrics: waiting for " + daemon_detail::join(plan.waiting));
     }
     return metrics_endpoint_->set_listeners(plan.specs);
 }

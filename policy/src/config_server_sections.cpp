@@ -89,7 +89,64 @@ std::optional<MetricsAddress> parse_metrics_listen(std::string_view text, std::s
     return parsed;
 }
 
+// "udp://ADDRESS[:PORT]" or "tcp://ADDRESS[:PORT]", the address literal (IPv6 in brackets), the port
+// 514 unless given.
+std::optional<SyslogServer> parse_syslog_server(std::string_view text, std::string& why) {
+    SyslogServer server;
+    const auto malformed = [&] {
+        why = "\"" + std::string(text) + "\": a server is udp://ADDRESS[:PORT] or tcp://ADDRESS[:PORT]";
+        return std::nullopt;
+    };
+    if (text.substr(0, 6) == "udp://") {
+        server.transport = SyslogServer::Transport::udp;
+    } else if (text.substr(0, 6) == "tcp://") {
+        server.transport = SyslogServer::Transport::tcp;
+    } else {
+        return malformed();
+    }
+    const std::string_view rest = text.substr(6);
+    std::string_view host = rest;
+    std::optional<std::string_view> port;
+    if (!rest.empty() && rest.front() == '[') {
+        const std::size_t close = rest.find(']');
+        if (close == std::string_view::npos || (close + 1 < rest.size() && rest[close + 1] != ':')) {
+            return malformed();
+        }
+        host = rest.substr(1, close - 1);
+        if (close + 1 < rest.size()) {
+            port = rest.substr(close + 2);
+        }
+    } else if (const std::size_t colon = rest.find(':'); colon != std::string_view::npos) {
+        if (rest.find(':', colon + 1) != std::string_view::npos) {
+            why = "an IPv6 address needs brackets: \"" + std::string(text.substr(0, 6)) + "[" +
+                  std::string(rest) + "]\"";
+            return std::nullopt;
+        }
+        host = rest.substr(0, colon);
+        port = rest.substr(colon + 1);
+    }
+    const std::optional<std::string> address = parse_listen_address(host, why);
+    if (!address) {
+        why = "the server must be a literal address (relayguard resolves no names at run time): " + why;
+        return std::nullopt;
+    }
+    server.address = *address;
+    if (port) {
+        const std::optional<std::uint16_t> number = config_detail::parse_port_value(*port, why);
+        if (!number) {
+            return std::nullopt;
+        }
+        server.port = *number;
+    }
+    return server;
+}
+
 } // namespace config_server_sections_detail
+
+std::string SyslogServer::to_string() const {
+    const std::string host = address.find(':') != std::string::npos ? "[" + address + "]" : address;
+    return std::string(transport == Transport::tcp ? "tcp://" : "udp://") + host + ":" + std::to_string(port);
+}
 
 namespace config_detail {
 
@@ -297,10 +354,19 @@ void read_data_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, Prob
 }
 
 void read_log_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
-    const ConfigElement element(xml, log, {"target", "level"});
+    namespace local = config_server_sections_detail;
+    const ConfigElement element(xml, log, {"target", "level", "server"});
     element.reject_children();
     element.read("target", draft.config.log.target,
                  one_of<LogTarget>({{"stderr", LogTarget::stderr_stream}, {"syslog", LogTarget::syslog}}));
+    SyslogServer server;
+    if (element.read("server", server, local::parse_syslog_server)) {
+        if (draft.config.log.target != LogTarget::syslog) {
+            element.error("server", "needs target=\"syslog\": the server receives the syslog messages");
+        } else {
+            draft.config.log.server = std::move(server);
+        }
+    }
     element.read("level", draft.config.log.level,
                  one_of<LogLevel>({{"debug", LogLevel::debug},
                                    {"info", LogLevel::info},

@@ -1,10 +1,12 @@
+#include "remote_syslog.hpp"
+
 #include <relayguard/proxy/event_log.hpp>
+#include <relayguard/proxy/syslog_message.hpp>
 
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -96,30 +98,9 @@ int syslog_priority(EventLog::Level level) {
     return LOG_INFO;
 }
 
-// Local time as RFC 3339 wants it: "2024-11-27T23:00:00.123+01:00". strftime's %z has no colon.
 void append_timestamp(LineBuffer& line) {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    const auto milliseconds =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm local{};
-    localtime_r(&seconds, &local);
-    std::array<char, 32> date{};
-    const std::size_t date_length = std::strftime(date.data(), date.size(), "%Y-%m-%dT%H:%M:%S", &local);
-    std::array<char, 8> offset{};
-    const std::size_t offset_length = std::strftime(offset.data(), offset.size(), "%z", &local);
-    std::array<char, 8> fraction{};
-    std::snprintf(fraction.data(), fraction.size(), ".%03d", static_cast<int>(milliseconds));
-
-    line.append({date.data(), date_length});
-    line.append(fraction.data());
-    if (offset_length == 5) { // "+hhmm"
-        line.append({offset.data(), 3});
-        line.append(":");
-        line.append({offset.data() + 3, 2});
-    } else {
-        line.append({offset.data(), offset_length});
-    }
+    char text[40];
+    line.append({text, rfc3339_local_time(std::chrono::system_clock::now(), text)});
 }
 
 // One write(2) per line: for a pipe the kernel then keeps the line whole (it is shorter than
@@ -189,9 +170,14 @@ EventLog::EventLog(int fd, Level threshold, std::string_view program)
 }
 
 EventLog::~EventLog() {
+    remote_.reset(); // sends what is queued
     if (target_ == policy::LogTarget::syslog) {
         ::closelog();
     }
+}
+
+void EventLog::send_to(const policy::SyslogServer& server, std::string_view hostname) {
+    remote_ = std::make_unique<RemoteSyslog>(server, std::string(hostname), program_);
 }
 
 void EventLog::write(Level level, std::string_view text) {
@@ -203,6 +189,10 @@ void EventLog::write(Level level, std::string_view text) {
     if (target_ == policy::LogTarget::syslog) {
         line.append(event_log_detail::level_prefix(level));
         line.append_cleaned(text);
+        if (remote_) {
+            remote_->send(event_log_detail::syslog_priority(level), line.view());
+            return;
+        }
         // The text goes in as an argument, never as the format: a client's "%n" stays text.
         ::syslog(event_log_detail::syslog_priority(level), "%s", line.c_str());
         return;

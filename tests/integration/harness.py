@@ -966,6 +966,8 @@ class Relayguard:
     attributes ([{"name": "alice", "password-hash": ..., "senders": ...}]), inside <auth>.
     sections: more elements as {name: attributes} ({"run": {"pid-file": ...}, "watchdog": {...}});
     environment: variables added to relayguard's environment (NOTIFY_SOCKET, WATCHDOG_USEC).
+    log_options: <log> attributes over target="stderr" ({"target": "syslog", "server": "udp://…"}): such a
+    relayguard's standard error holds only what it prints before its log is set up.
     descriptor_limit: (soft, hard) RLIMIT_NOFILE relayguard starts with, or None for the test's own.
     """
 
@@ -973,7 +975,7 @@ class Relayguard:
                  relay_allow=("127.0.0.1/32",), domains=(LOCAL_DOMAIN,), relay_options=None, clients=None,
                  limits=None, upstream_options=None, bare_newline=None, log_level="info", probe_source=None,
                  transcript=None, tls=None, listen_tls=None, auth=None, users=(), sections=None,
-                 environment=None, descriptor_limit=None):
+                 environment=None, descriptor_limit=None, log_options=None):
         self.workdir = Path(workdir)
         self.descriptor_limit = descriptor_limit
         self.upstream = upstream
@@ -996,6 +998,7 @@ class Relayguard:
         self.auth = dict(auth) if auth is not None else ({} if users else None)
         self.users = [dict(user) for user in users]
         self.sections = {name: dict(attributes) for name, attributes in (sections or {}).items()}
+        self.log_options = dict(log_options or {})
         self.environment = dict(environment or {})
         self.reloads = 0
         self.listeners = []
@@ -1038,7 +1041,7 @@ class Relayguard:
             ElementTree.SubElement(root, "limits", **{key: str(value) for key, value in self.limits.items()})
         if self.bare_newline:
             ElementTree.SubElement(root, "data", **{"bare-newline": self.bare_newline})
-        ElementTree.SubElement(root, "log", target="stderr", level=self.log_level)
+        ElementTree.SubElement(root, "log", **{"target": "stderr", "level": self.log_level, **self.log_options})
         for name, attributes in self.sections.items():
             ElementTree.SubElement(root, name, **{key: str(value) for key, value in attributes.items()})
         ElementTree.indent(root)

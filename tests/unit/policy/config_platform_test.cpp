@@ -147,3 +147,51 @@ TEST_CASE("Two listeners following one interface on one port collide", "[config]
     CHECK(result.errors[0].line == 4);
     CHECK_THAT(result.errors[0].message, Catch::Contains("already taken"));
 }
+
+TEST_CASE("log server names a syslog collector by transport, literal address and port", "[config][syslog]") {
+    using config_platform_test::load_with;
+    struct Case {
+        const char* server;
+        SyslogServer::Transport transport;
+        const char* address;
+        unsigned port;
+        const char* text;
+    };
+    const Case cases[] = {
+        {"udp://192.0.2.10", SyslogServer::Transport::udp, "192.0.2.10", 514, "udp://192.0.2.10:514"},
+        {"udp://192.0.2.10:5514", SyslogServer::Transport::udp, "192.0.2.10", 5514, "udp://192.0.2.10:5514"},
+        {"tcp://[2001:db8::1]:6514", SyslogServer::Transport::tcp, "2001:db8::1", 6514,
+         "tcp://[2001:db8::1]:6514"},
+        {"tcp://[::1]", SyslogServer::Transport::tcp, "::1", 514, "tcp://[::1]:514"},
+    };
+    for (const Case& each : cases) {
+        DYNAMIC_SECTION(each.server) {
+            const ConfigLoadResult result =
+                load_with(std::string("  <log target=\"syslog\" server=\"") + each.server + "\"/>\n");
+            INFO(config_platform_test::describe(result));
+            REQUIRE(result.config);
+            REQUIRE(result.config->log.server);
+            CHECK(result.config->log.server->transport == each.transport);
+            CHECK(result.config->log.server->address == each.address);
+            CHECK(result.config->log.server->port == each.port);
+            CHECK(result.config->log.server->to_string() == each.text);
+        }
+    }
+    const ConfigLoadResult local = load_with("  <log target=\"syslog\"/>\n");
+    REQUIRE(local.config);
+    CHECK_FALSE(local.config->log.server);
+}
+
+TEST_CASE("Mistakes in log server are reported with their line", "[config][syslog]") {
+    using config_platform_test::check_single_error;
+    check_single_error("  <log server=\"udp://192.0.2.10\"/>\n", "<log server>", "needs target=\"syslog\"");
+    check_single_error("  <log target=\"syslog\" server=\"192.0.2.10:514\"/>\n", "<log server>",
+                       "udp://ADDRESS[:PORT] or tcp://ADDRESS[:PORT]");
+    check_single_error("  <log target=\"syslog\" server=\"tls://192.0.2.10\"/>\n", "<log server>", "udp://");
+    check_single_error("  <log target=\"syslog\" server=\"udp://logs.example.com\"/>\n", "<log server>",
+                       "literal address");
+    check_single_error("  <log target=\"syslog\" server=\"udp://2001:db8::1:514\"/>\n", "<log server>",
+                       "needs brackets: \"udp://[2001:db8::1:514]\"");
+    check_single_error("  <log target=\"syslog\" server=\"udp://192.0.2.10:0\"/>\n", "<log server>", "port");
+    check_single_error("  <log target=\"syslog\" server=\"tcp://[::1\"/>\n", "<log server>", "tcp://ADDRESS");
+}

@@ -120,9 +120,22 @@ struct LimitsConfig {
     std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};
 };
 
+// <log server>: a syslog collector that relayguard sends RFC 5424 messages to itself, for boxes
+// without a forwarding syslog daemon: UDP (RFC 5426) or TCP with octet counting (RFC 6587).
+struct SyslogServer {
+    enum class Transport : std::uint8_t { udp, tcp };
+    Transport transport = Transport::udp;
+    std::string address; // a literal IPv4 or IPv6 address
+    std::uint16_t port = 514;
+
+    // "udp://192.0.2.10:514", "tcp://[2001:db8::1]:6514"
+    std::string to_string() const;
+};
+
 struct LogConfig {
     LogTarget target = LogTarget::stderr_stream;
     LogLevel level = LogLevel::info;
+    std::optional<SyslogServer> server; // only with target syslog
 };
 
 // <run>: how the process runs once its listeners are bound.

@@ -24,10 +24,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace relayguard::proxy {
+
+class RemoteSyslog;
 
 class EventLog {
 public:
@@ -41,6 +44,10 @@ public:
     ~EventLog();
     EventLog(const EventLog&) = delete;
     EventLog& operator=(const EventLog&) = delete;
+
+    // With target syslog: from now on the lines go to `server` as RFC 5424 messages (remote_syslog.hpp,
+    // syslog_message.hpp), with `hostname` as their HOSTNAME, instead of to the local syslog daemon.
+    void send_to(const policy::SyslogServer& server, std::string_view hostname);
 
     bool enabled(Level level) const { return level >= threshold_; }
     void set_threshold(Level level) { threshold_ = level; }
@@ -64,6 +71,7 @@ private:
     int fd_;
     Level threshold_;
     std::string program_; // owned: openlog() keeps the pointer
+    std::unique_ptr<RemoteSyslog> remote_;
 };
 
 // "unknown[192.0.2.7]": Postfix's client notation; relayguard does no reverse DNS lookups.

@@ -1,0 +1,215 @@
+#include "remote_syslog.hpp"
+
+#include <relayguard/policy/ip_address.hpp>
+#include <relayguard/proxy/syslog_message.hpp>
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <cerrno>
+#include <chrono>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+namespace relayguard::proxy {
+namespace remote_syslog_detail {
+
+constexpr std::chrono::milliseconds connect_timeout{5000};
+constexpr std::chrono::milliseconds stopping_connect_timeout{1000};
+constexpr std::chrono::milliseconds first_pause{1000};
+constexpr std::chrono::milliseconds longest_pause{30000};
+constexpr int send_timeout_seconds = 5;
+constexpr int severity_warning = 4;
+
+std::string timestamp() {
+    char text[40];
+    return std::string(text, rfc3339_local_time(std::chrono::system_clock::now(), text));
+}
+
+// The collector's address as a sockaddr; false for an address that is not a literal.
+bool socket_address(const policy::SyslogServer& server, sockaddr_storage& storage, socklen_t& length) {
+    storage = {};
+    if (inet_pton(AF_INET, server.address.c_str(), &reinterpret_cast<sockaddr_in&>(storage).sin_addr) == 1) {
+        auto& v4 = reinterpret_cast<sockaddr_in&>(storage);
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons(server.port);
+        length = sizeof v4;
+        return true;
+    }
+    if (inet_pton(AF_INET6, server.address.c_str(), &reinterpret_cast<sockaddr_in6&>(storage).sin6_addr) ==
+        1) {
+        auto& v6 = reinterpret_cast<sockaddr_in6&>(storage);
+        v6.sin6_family = AF_INET6;
+        v6.sin6_port = htons(server.port);
+        length = sizeof v6;
+        return true;
+    }
+    return false;
+}
+
+} // namespace remote_syslog_detail
+
+RemoteSyslog::RemoteSyslog(policy::SyslogServer server, std::string hostname, std::string program)
+    : server_(std::move(server)), hostname_(syslog_hostname(hostname)),
+      program_(syslog_hostname(program).substr(0, 48)), // RFC 5424 §6.2.5
+      pid_(static_cast<long>(::getpid())) {
+    thread_ = std::thread([this] { run(); });
+}
+
+RemoteSyslog::~RemoteSyslog() {
+    {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+    close_socket();
+}
+
+void RemoteSyslog::send(int severity, std::string_view text) {
+    const SyslogHeader header{hostname_, program_, pid_};
+    std::string message = rfc5424_message(severity, remote_syslog_detail::timestamp(), header, text);
+    {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        if (queue_.size() >= max_queued) {
+            queue_.pop_front();
+            ++dropped_;
+        }
+        queue_.push_back(std::move(message));
+    }
+    wake_.notify_one();
+}
+
+void RemoteSyslog::run() {
+    namespace local = remote_syslog_detail;
+    std::chrono::milliseconds pause = local::first_pause;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) {
+            return; // stopping, and everything was sent
+        }
+        const bool stopping = stopping_;
+        if (dropped_ > 0) {
+            const SyslogHeader header{hostname_, program_, pid_};
+            queue_.push_front(rfc5424_message(local::severity_warning, local::timestamp(), header,
+                                              "warning: log: " + std::to_string(dropped_) + " messages for " +
+                                                  server_.to_string() +
+                                                  " were dropped while it did not take them"));
+            dropped_ = 0;
+        }
+        std::string message = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        if (fd_ >= 0 && peer_closed()) {
+            close_socket(); // a collector that restarted: a message written now would be lost unseen
+        }
+        const bool open =
+            fd_ >= 0 || open_socket(stopping ? local::stopping_connect_timeout : local::connect_timeout);
+        const bool sent = open && deliver(message);
+        lock.lock();
+        if (sent) {
+            pause = local::first_pause;
+            continue;
+        }
+        if (stopping) {
+            // Shutting down with the collector away: what is left is lost, and said so nowhere else.
+            queue_.clear();
+            return;
+        }
+        // Kept for the next attempt, ahead of what came meanwhile (and within the bound).
+        if (queue_.size() >= max_queued) {
+            ++dropped_;
+        } else {
+            queue_.push_front(std::move(message));
+        }
+        wake_.wait_for(lock, pause, [this] { return stopping_; });
+        pause = std::min(pause * 2, local::longest_pause);
+    }
+}
+
+bool RemoteSyslog::open_socket(std::chrono::milliseconds connect_timeout) {
+    sockaddr_storage address{};
+    socklen_t length = 0;
+    if (!remote_syslog_detail::socket_address(server_, address, length)) {
+        return false;
+    }
+    const bool tcp = server_.transport == policy::SyslogServer::Transport::tcp;
+    fd_ = ::socket(address.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd_ < 0) {
+        return false;
+    }
+    // UDP: a connected socket, so the kernel picks the source once and reports ICMP errors.
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+        if (errno != EINPROGRESS) {
+            close_socket();
+            return false;
+        }
+        pollfd waiting{fd_, POLLOUT, 0};
+        int error = 0;
+        socklen_t error_length = sizeof error;
+        if (::poll(&waiting, 1, static_cast<int>(connect_timeout.count())) != 1 ||
+            ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &error_length) != 0 || error != 0) {
+            close_socket();
+            return false;
+        }
+    }
+    // From here on the thread may block, but for a bounded time: a collector that stops reading costs
+    // at most the send time-out per message before the connection is dropped.
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+    timeval timeout{remote_syslog_detail::send_timeout_seconds, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    return true;
+}
+
+bool RemoteSyslog::deliver(const std::string& message) {
+    if (server_.transport == policy::SyslogServer::Transport::udp) {
+        // Lossy by design: a datagram the collector does not take (ICMP unreachable) is not retried.
+        const std::size_t size = std::min(message.size(), max_datagram);
+        if (::send(fd_, message.data(), size, MSG_NOSIGNAL) < 0 && errno != ECONNREFUSED) {
+            close_socket();
+        }
+        return true;
+    }
+    const std::string frame = octet_counted(message);
+    std::string_view left = frame;
+    while (!left.empty()) {
+        const ssize_t written = ::send(fd_, left.data(), left.size(), MSG_NOSIGNAL);
+        if (written < 0 && errno == EINTR) {
+            continue;
+        }
+        if (written <= 0) {
+            close_socket();
+            return false;
+        }
+        left.remove_prefix(static_cast<std::size_t>(written));
+    }
+    return true;
+}
+
+bool RemoteSyslog::peer_closed() const {
+    // A collector sends nothing on a syslog connection, so anything to read is its end of file (or an
+    // error): it closed, and the kernel would still take our next write, only to lose it.
+    if (server_.transport != policy::SyslogServer::Transport::tcp) {
+        return false;
+    }
+    pollfd waiting{fd_, POLLIN, 0};
+    if (::poll(&waiting, 1, 0) != 1) {
+        return false;
+    }
+    char octet = 0;
+    const ssize_t got = ::recv(fd_, &octet, 1, MSG_PEEK | MSG_DONTWAIT);
+    return got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+void RemoteSyslog::close_socket() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
+} // namespace relayguard::proxy
