@@ -51,6 +51,21 @@ void warn_auth_without_tls(const config_detail::ConfigDraft& draft, config_detai
                     : missing + ": their passwords would cross the network in clear text");
 }
 
+// The counters tell whoever reads them what works against the box (which relay attempts fail, when
+// logins lock out): on a wildcard address with no interface to confine it, anyone who reaches the box
+// may read them.
+void warn_open_metrics(const config_detail::ConfigDraft& draft, config_detail::ProblemLog& log) {
+    const std::optional<ListenConfig>& metrics = draft.config.metrics;
+    if (!metrics || !metrics->interface.empty() ||
+        (metrics->address != "0.0.0.0" && metrics->address != "::")) {
+        return;
+    }
+    log.warning(metrics->line, "<metrics listen>",
+                metrics->address + ":" + std::to_string(metrics->port) +
+                    " serves the counters on every address, to anyone who reaches the box; bind it to "
+                    "loopback or a management address, or add interface=\"...\"");
+}
+
 // Why nobody can ever meet the relay requirement, or an empty string when somebody can.
 std::string unmet_requirement(const config_detail::ConfigDraft& draft) {
     const bool has_networks = !draft.relay_networks.empty();
@@ -103,6 +118,7 @@ void lint_relay_allowlist(const ConfigDraft& draft, ProblemLog& log) {
 void lint_mail_flow(const ConfigDraft& draft, ProblemLog& log) {
     namespace local = config_lint_detail;
     local::warn_auth_without_tls(draft, log);
+    local::warn_open_metrics(draft, log);
 
     const std::string unmet = local::unmet_requirement(draft);
     if (unmet.empty()) {

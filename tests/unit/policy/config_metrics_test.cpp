@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 using namespace relayguard::policy;
 
@@ -111,4 +112,32 @@ TEST_CASE("A loaded configuration carries the SHA-256 of its text", "[config][me
     REQUIRE(other.config);
     CHECK(other.config->sha256.size() == 64);
     CHECK(other.config->sha256 != result.config->sha256);
+}
+
+TEST_CASE("Metrics on every address without an interface are warned about", "[config][metrics]") {
+    const auto metrics_warnings = [](const ConfigLoadResult& result) {
+        std::vector<ConfigProblem> found;
+        for (const ConfigProblem& warning : result.warnings) {
+            if (warning.item == "<metrics listen>") {
+                found.push_back(warning);
+            }
+        }
+        return found;
+    };
+    const ConfigLoadResult open = config_metrics_test::load_with("  <metrics listen=\"0.0.0.0:9125\"/>\n");
+    REQUIRE(open.config);
+    const std::vector<ConfigProblem> warned = metrics_warnings(open);
+    REQUIRE(warned.size() == 1);
+    CHECK(warned[0].line == 4);
+    CHECK_THAT(warned[0].message, Catch::Contains("to anyone who reaches the box"));
+    for (const char* confined :
+         {"<metrics listen=\"127.0.0.1:9125\"/>", "<metrics listen=\"[::]:9125\" interface=\"mgmt\"/>",
+          "<metrics listen=\"192.0.2.1:9125\"/>"}) {
+        CAPTURE(confined);
+        const ConfigLoadResult result = config_metrics_test::load_with(std::string("  ") + confined + "\n");
+        REQUIRE(result.config);
+        CHECK(metrics_warnings(result).empty());
+    }
+    CHECK(metrics_warnings(config_metrics_test::load_with("  <metrics listen=\"[::]:9125\"/>\n")).size() ==
+          1);
 }
