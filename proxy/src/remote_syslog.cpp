@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 namespace relayguard::proxy {
@@ -21,7 +20,7 @@ constexpr std::chrono::milliseconds connect_timeout{5000};
 constexpr std::chrono::milliseconds stopping_connect_timeout{1000};
 constexpr std::chrono::milliseconds first_pause{1000};
 constexpr std::chrono::milliseconds longest_pause{30000};
-constexpr int send_timeout_seconds = 5;
+constexpr std::chrono::milliseconds send_timeout{5000};
 constexpr int severity_warning = 4;
 
 std::string timestamp() {
@@ -56,6 +55,9 @@ RemoteSyslog::RemoteSyslog(policy::SyslogServer server, std::string hostname, st
     : server_(std::move(server)), hostname_(syslog_hostname(hostname)),
       program_(syslog_hostname(program).substr(0, 48)), // RFC 5424 §6.2.5
       pid_(static_cast<long>(::getpid())) {
+    if (::pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+        stop_pipe_[0] = stop_pipe_[1] = -1; // waits then run their time-outs only
+    }
     thread_ = std::thread([this] { run(); });
 }
 
@@ -65,8 +67,30 @@ RemoteSyslog::~RemoteSyslog() {
         stopping_ = true;
     }
     wake_.notify_one();
+    if (stop_pipe_[1] >= 0) {
+        const char octet = 0;
+        (void)!::write(stop_pipe_[1], &octet, 1); // ends a connect or send waiting on the collector
+    }
     thread_.join();
     close_socket();
+    for (const int fd : stop_pipe_) {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+}
+
+bool RemoteSyslog::wait_for_socket(short events, std::chrono::milliseconds timeout) const {
+    pollfd waiting[2] = {{fd_, events, 0}, {stop_pipe_[0], POLLIN, 0}};
+    const nfds_t count = stop_pipe_[0] >= 0 ? 2 : 1;
+    for (;;) {
+        const int ready = ::poll(waiting, count, static_cast<int>(timeout.count()));
+        if (ready < 0 && errno == EINTR) {
+            continue;
+        }
+        // Only the socket's readiness counts: a stop (or a time-out) ends the wait unsuccessfully.
+        return ready > 0 && waiting[0].revents != 0 && (count == 1 || waiting[1].revents == 0);
+    }
 }
 
 void RemoteSyslog::send(int severity, std::string_view text) {
@@ -148,20 +172,14 @@ bool RemoteSyslog::open_socket(std::chrono::milliseconds connect_timeout) {
             close_socket();
             return false;
         }
-        pollfd waiting{fd_, POLLOUT, 0};
         int error = 0;
         socklen_t error_length = sizeof error;
-        if (::poll(&waiting, 1, static_cast<int>(connect_timeout.count())) != 1 ||
+        if (!wait_for_socket(POLLOUT, connect_timeout) ||
             ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &error_length) != 0 || error != 0) {
             close_socket();
             return false;
         }
     }
-    // From here on the thread may block, but for a bounded time: a collector that stops reading costs
-    // at most the send time-out per message before the connection is dropped.
-    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
-    timeval timeout{remote_syslog_detail::send_timeout_seconds, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     return true;
 }
 
@@ -169,7 +187,8 @@ bool RemoteSyslog::deliver(const std::string& message) {
     if (server_.transport == policy::SyslogServer::Transport::udp) {
         // Lossy by design: a datagram the collector does not take (ICMP unreachable) is not retried.
         const std::size_t size = std::min(message.size(), max_datagram);
-        if (::send(fd_, message.data(), size, MSG_NOSIGNAL) < 0 && errno != ECONNREFUSED) {
+        if (::send(fd_, message.data(), size, MSG_NOSIGNAL) < 0 && errno != ECONNREFUSED && errno != EAGAIN &&
+            errno != EWOULDBLOCK) {
             close_socket();
         }
         return true;
@@ -178,8 +197,14 @@ bool RemoteSyslog::deliver(const std::string& message) {
     std::string_view left = frame;
     while (!left.empty()) {
         const ssize_t written = ::send(fd_, left.data(), left.size(), MSG_NOSIGNAL);
-        if (written < 0 && errno == EINTR) {
-            continue;
+        if (written < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+            // A collector that stops reading costs at most the send time-out before the connection is
+            // dropped (and at once when relayguard stops).
+            if (errno == EINTR || wait_for_socket(POLLOUT, remote_syslog_detail::send_timeout)) {
+                continue;
+            }
+            close_socket();
+            return false;
         }
         if (written <= 0) {
             close_socket();

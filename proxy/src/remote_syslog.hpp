@@ -41,6 +41,8 @@ private:
     bool open_socket(std::chrono::milliseconds connect_timeout);
     void close_socket();
     bool peer_closed() const;
+    // Waits until the socket is ready for `events`; false on time-out or when the destructor stops it.
+    bool wait_for_socket(short events, std::chrono::milliseconds timeout) const;
 
     const policy::SyslogServer server_;
     const std::string hostname_;
@@ -51,7 +53,8 @@ private:
     std::deque<std::string> queue_;
     std::size_t dropped_ = 0;
     bool stopping_ = false;
-    int fd_ = -1; // the sender thread's only
+    int fd_ = -1;                 // the sender thread's only
+    int stop_pipe_[2] = {-1, -1}; // written by the destructor to end the thread's waits
     std::thread thread_;
 };
 
