@@ -18,6 +18,8 @@ namespace remote_syslog_detail {
 
 constexpr std::chrono::milliseconds connect_timeout{5000};
 constexpr std::chrono::milliseconds stopping_connect_timeout{1000};
+// How long a stop may spend sending what is queued to a collector that is slow or away.
+constexpr std::chrono::milliseconds stop_budget{1500};
 constexpr std::chrono::milliseconds first_pause{1000};
 constexpr std::chrono::milliseconds longest_pause{30000};
 constexpr std::chrono::milliseconds send_timeout{5000};
@@ -62,15 +64,17 @@ RemoteSyslog::RemoteSyslog(policy::SyslogServer server, std::string hostname, st
 }
 
 RemoteSyslog::~RemoteSyslog() {
-    {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        stopping_ = true;
-    }
+    namespace local = remote_syslog_detail;
+    std::unique_lock<std::mutex> lock(mutex_);
+    stopping_ = true;
+    stop_deadline_ = std::chrono::steady_clock::now() + local::stop_budget;
     wake_.notify_one();
-    if (stop_pipe_[1] >= 0) {
+    // The thread sends what is queued until the budget is spent; then the pipe ends any wait it is in.
+    if (!finished_cv_.wait_until(lock, stop_deadline_, [this] { return finished_; }) && stop_pipe_[1] >= 0) {
         const char octet = 0;
-        (void)!::write(stop_pipe_[1], &octet, 1); // ends a connect or send waiting on the collector
+        (void)!::write(stop_pipe_[1], &octet, 1);
     }
+    lock.unlock();
     thread_.join();
     close_socket();
     for (const int fd : stop_pipe_) {
@@ -80,11 +84,21 @@ RemoteSyslog::~RemoteSyslog() {
     }
 }
 
-bool RemoteSyslog::wait_for_socket(short events, std::chrono::milliseconds timeout) const {
+std::chrono::milliseconds RemoteSyslog::bounded(std::chrono::milliseconds timeout) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (!stopping_) {
+        return timeout;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(stop_deadline_ -
+                                                                            std::chrono::steady_clock::now());
+    return std::max(std::chrono::milliseconds(0), std::min(timeout, left));
+}
+
+bool RemoteSyslog::wait_for_socket(short events, std::chrono::milliseconds timeout) {
     pollfd waiting[2] = {{fd_, events, 0}, {stop_pipe_[0], POLLIN, 0}};
     const nfds_t count = stop_pipe_[0] >= 0 ? 2 : 1;
     for (;;) {
-        const int ready = ::poll(waiting, count, static_cast<int>(timeout.count()));
+        const int ready = ::poll(waiting, count, static_cast<int>(bounded(timeout).count()));
         if (ready < 0 && errno == EINTR) {
             continue;
         }
@@ -111,20 +125,19 @@ void RemoteSyslog::run() {
     namespace local = remote_syslog_detail;
     std::chrono::milliseconds pause = local::first_pause;
     std::unique_lock<std::mutex> lock(mutex_);
+    const auto finish = [&] {
+        finished_ = true;
+        finished_cv_.notify_all();
+    };
     for (;;) {
         wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) {
-            return; // stopping, and everything was sent
+            finish(); // stopping, and everything was sent
+            return;
         }
         const bool stopping = stopping_;
-        if (dropped_ > 0) {
-            const SyslogHeader header{hostname_, program_, pid_};
-            queue_.push_front(rfc5424_message(local::severity_warning, local::timestamp(), header,
-                                              "warning: log: " + std::to_string(dropped_) + " messages for " +
-                                                  server_.to_string() +
-                                                  " were dropped while it did not take them"));
-            dropped_ = 0;
-        }
+        // The count of messages lost so far goes out first; it is taken off only once it was sent.
+        const std::size_t dropped = dropped_;
         std::string message = std::move(queue_.front());
         queue_.pop_front();
         lock.unlock();
@@ -133,15 +146,27 @@ void RemoteSyslog::run() {
         }
         const bool open =
             fd_ >= 0 || open_socket(stopping ? local::stopping_connect_timeout : local::connect_timeout);
-        const bool sent = open && deliver(message);
+        bool notice_sent = false;
+        if (open && dropped > 0) {
+            const SyslogHeader header{hostname_, program_, pid_};
+            notice_sent = deliver(rfc5424_message(local::severity_warning, local::timestamp(), header,
+                                                  "warning: log: " + std::to_string(dropped) +
+                                                      " messages for " + server_.to_string() +
+                                                      " were dropped while it did not take them"));
+        }
+        const bool sent = open && (dropped == 0 || notice_sent) && deliver(message);
         lock.lock();
+        if (notice_sent) {
+            dropped_ -= dropped;
+        }
         if (sent) {
             pause = local::first_pause;
             continue;
         }
-        if (stopping) {
-            // Shutting down with the collector away: what is left is lost, and said so nowhere else.
+        if (stopping_ && std::chrono::steady_clock::now() >= stop_deadline_) {
+            // The stop's budget is spent with the collector away: what is left is lost.
             queue_.clear();
+            finish();
             return;
         }
         // Kept for the next attempt, ahead of what came meanwhile (and within the bound).
@@ -150,7 +175,11 @@ void RemoteSyslog::run() {
         } else {
             queue_.push_front(std::move(message));
         }
-        wake_.wait_for(lock, pause, [this] { return stopping_; });
+        if (stopping_) {
+            wake_.wait_until(lock, std::min(stop_deadline_, std::chrono::steady_clock::now() + pause));
+        } else {
+            wake_.wait_for(lock, pause, [this] { return stopping_; });
+        }
         pause = std::min(pause * 2, local::longest_pause);
     }
 }

@@ -25,7 +25,7 @@ public:
 
     // `hostname` goes into every message's HOSTNAME, `program` ("relayguard/smtpd") into its APP-NAME.
     RemoteSyslog(policy::SyslogServer server, std::string hostname, std::string program);
-    // Sends what is queued (for at most a second or two) and stops the thread.
+    // Sends what is queued (for at most 1.5 s when the collector is slow or away) and stops the thread.
     ~RemoteSyslog();
     RemoteSyslog(const RemoteSyslog&) = delete;
     RemoteSyslog& operator=(const RemoteSyslog&) = delete;
@@ -42,7 +42,9 @@ private:
     void close_socket();
     bool peer_closed() const;
     // Waits until the socket is ready for `events`; false on time-out or when the destructor stops it.
-    bool wait_for_socket(short events, std::chrono::milliseconds timeout) const;
+    bool wait_for_socket(short events, std::chrono::milliseconds timeout);
+    // `timeout`, or what is left of the stop's budget when that is shorter.
+    std::chrono::milliseconds bounded(std::chrono::milliseconds timeout);
 
     const policy::SyslogServer server_;
     const std::string hostname_;
@@ -53,6 +55,9 @@ private:
     std::deque<std::string> queue_;
     std::size_t dropped_ = 0;
     bool stopping_ = false;
+    std::chrono::steady_clock::time_point stop_deadline_; // set with stopping_
+    bool finished_ = false;                               // the thread has sent (or given up on) the queue
+    std::condition_variable finished_cv_;
     int fd_ = -1;                 // the sender thread's only
     int stop_pipe_[2] = {-1, -1}; // written by the destructor to end the thread's waits
     std::thread thread_;

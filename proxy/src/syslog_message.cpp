@@ -221,16 +221,17 @@ std::size_t rfc3339_local_time(std::chrono::system_clock::time_point when, char 
         std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count() % 1000;
     std::tm local{};
     localtime_r(&seconds, &local);
-    std::size_t length = std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &local);
+    char offset[8] = {};
+    const bool has_offset = std::strftime(offset, sizeof offset, "%z", &local) == 5; // "+hhmm"
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    // Without a usable offset the time is written in UTC, as "Z" says.
+    std::size_t length = std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", has_offset ? &local : &utc);
     length += static_cast<std::size_t>(
         std::snprintf(out + length, sizeof out - length, ".%03d", static_cast<int>(milliseconds)));
-    char offset[8] = {};
-    if (std::strftime(offset, sizeof offset, "%z", &local) == 5) { // "+hhmm"
-        length += static_cast<std::size_t>(
-            std::snprintf(out + length, sizeof out - length, "%.3s:%.2s", offset, offset + 3));
-    } else {
-        length += static_cast<std::size_t>(std::snprintf(out + length, sizeof out - length, "Z"));
-    }
+    length += static_cast<std::size_t>(
+        has_offset ? std::snprintf(out + length, sizeof out - length, "%.3s:%.2s", offset, offset + 3)
+                   : std::snprintf(out + length, sizeof out - length, "Z"));
     return length;
 }
 
