@@ -20,6 +20,8 @@ native_packages=(
     prometheus python3-prometheus-client
     # the central-log tests: a real rsyslog receives <log server>'s RFC 5424 messages, pflogsumm reads them
     rsyslog pflogsumm
+    # the Ansible role: ansible-playbook runs it against this machine, ansible-lint checks it
+    ansible-core ansible-lint
 )
 cross_packages=(
     libmbedtls-dev:arm64 libtinyxml2-dev:arm64
