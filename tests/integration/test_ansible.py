@@ -59,7 +59,7 @@ class AnsibleRoleTests(h.IntegrationTestCase):
             "relayguard_hostname": h.RELAYGUARD_HOSTNAME,
             "relayguard_listeners": [{"address": host, "port": port}],
             "relayguard_upstream": {"host": self.sink.host, "port": self.sink.port},
-            "relayguard_local_domains": [h.LOCAL_DOMAIN, "branch.example.com"],
+            "relayguard_local_domains": ["*.lan.example.com", h.LOCAL_DOMAIN, "branch.example.com"],
             "relayguard_relay_networks": ["127.0.0.1/32"],
             "relayguard_limits": {"max-recipients": 50},
             "relayguard_metrics_listen": f"127.0.0.1:{self.metrics_port}",
