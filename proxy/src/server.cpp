@@ -63,7 +63,10 @@ public:
                                                                 config_->limits.client_ipv6_prefix)),
           mail_rates_(config_->limits),
           password_checker_([&io](std::function<void()> job) { asio::post(io, std::move(job)); }),
-          shutdown_timer_(io), sweep_timer_(io) {}
+          shutdown_timer_(io), sweep_timer_(io) {
+        settings_ =
+            std::make_shared<const SessionSettings>(config_, tls_.listeners, tls_.upstream, hostname_);
+    }
 
     std::vector<std::string> set_listeners(const std::vector<ListenerSpec>& specs);
     void start();
@@ -77,10 +80,7 @@ public:
     BufferPool& pool() override { return pool_; }
     EventLog& log() override { return log_; }
     Metrics& metrics() override { return metrics_; }
-    std::string_view hostname() const override { return hostname_; }
     bool upstream_offers_smtputf8() const override { return upstream_smtputf8_; }
-    std::shared_ptr<const TlsServerContext> tls_context() const override { return tls_.listeners; }
-    std::shared_ptr<const TlsClientContext> upstream_tls_context() const override { return tls_.upstream; }
     AuthFailureTracker& auth_failures() override { return *auth_failures_; }
     MailRateLimiter& mail_rates() override { return mail_rates_; }
     void session_authenticated(ClientSession& session) override;
@@ -128,6 +128,8 @@ private:
     std::shared_ptr<const policy::Config> config_;
     TlsContexts tls_;
     std::string hostname_;
+    // What the sessions of the current configuration share; a session keeps the one it started with.
+    std::shared_ptr<const SessionSettings> settings_;
     EventLog& log_;
     Metrics& metrics_;
     BufferPool pool_;
@@ -257,6 +259,7 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
     update_stress(); // the threshold or max-connections may have changed
     tls_ = std::move(tls);
     hostname_ = std::move(hostname);
+    settings_ = std::make_shared<const SessionSettings>(config_, tls_.listeners, tls_.upstream, hostname_);
 }
 
 void Server::Impl::recount_sessions_per_client() {
@@ -285,7 +288,7 @@ void Server::Impl::admit(TcpSocket socket, const Listener& listener) {
     const policy::IpAddress client = server_detail::to_ip_address(peer.address());
     const std::string client_text = client.to_string();
     const std::string block = client_block_key(client);
-    auto session = std::make_shared<ClientSession>(shared_from_this(), std::move(socket), client, config_,
+    auto session = std::make_shared<ClientSession>(shared_from_this(), std::move(socket), client, settings_,
                                                    listener.spec.tls, listener.slot);
     sessions_.insert(session.get());
 
@@ -302,7 +305,7 @@ void Server::Impl::admit(TcpSocket socket, const Listener& listener) {
         logged = "554 5.7.1 Access denied";
     } else if (auth_failures_->locked_out(client, now)) {
         reason = ConnectionRefusal::lockout;
-        refusal_line = "421 4.7.0 " + hostname_ + " Too many authentication failures\r\n";
+        refusal = settings_->texts.auth_lockout;
         logged = "421 4.7.0 Too many authentication failures";
     } else if (const unsigned connections = count_connection(client, now);
                connections > limits.max_connection_rate) {
@@ -315,7 +318,7 @@ void Server::Impl::admit(TcpSocket socket, const Listener& listener) {
                         : untrusted_sessions_ >= limits.max_connections) ||
                sessions_per_client_[block] >= limits.max_connections_per_client) {
         reason = ConnectionRefusal::limits;
-        refusal_line = "421 4.7.0 " + hostname_ + " Too many connections\r\n";
+        refusal = settings_->texts.too_many_connections;
         logged = "421 4.7.0 Too many connections";
     }
     if (!refusal_line.empty()) {

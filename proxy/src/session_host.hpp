@@ -1,13 +1,14 @@
 #pragma once
-// What a client session needs from the server that owns it: the shared pool, the log, the name to greet
-// with, and what relayguard has learnt about the upstream's capabilities.
+// What a client session needs from the server that owns it: the shared pool, the log, the trackers that
+// span sessions, and what relayguard has learnt about the upstream's capabilities. What belongs to one
+// configuration (its TLS contexts, the host name, the fixed texts) comes with the session's
+// SessionSettings instead.
 #include <relayguard/proxy/auth_failure_tracker.hpp>
 #include <relayguard/proxy/buffer_pool.hpp>
 #include <relayguard/proxy/event_log.hpp>
 #include <relayguard/proxy/mail_rate_limiter.hpp>
 #include <relayguard/proxy/metrics.hpp>
 #include <relayguard/proxy/password_checker.hpp>
-#include <relayguard/proxy/tls_context.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -33,15 +34,10 @@ public:
     virtual BufferPool& pool() = 0;
     virtual EventLog& log() = 0;
     virtual Metrics& metrics() = 0;
-    virtual std::string_view hostname() const = 0;
     // Whether the upstream offered SMTPUTF8 the last time a session met it. relayguard offers
     // SMTPUTF8 to clients only then: it never opens an upstream connection just to find out.
     virtual bool upstream_offers_smtputf8() const = 0;
     virtual void note_upstream_smtputf8(bool offered) = 0;
-    // The certificate and key, parsed once per configuration; null when <tls> is not configured.
-    virtual std::shared_ptr<const TlsServerContext> tls_context() const = 0;
-    // The upstream leg's TLS configuration (and CA), parsed once; null when <upstream tls="none">.
-    virtual std::shared_ptr<const TlsClientContext> upstream_tls_context() const = 0;
     // AUTH failures per client address, shared by all sessions (brute force spreads over connections).
     virtual AuthFailureTracker& auth_failures() = 0;
     // Messages and recipients per client and per login, shared by all sessions (<limits
