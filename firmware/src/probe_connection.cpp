@@ -75,7 +75,7 @@ std::string SmtpReply::summary() const {
     return std::to_string(code) + (lines.empty() || lines.back().empty() ? "" : " " + lines.back());
 }
 
-ProbeConnection::ProbeConnection() : pool_(probe_connection_detail::tls_block_size, 2), raw_out_(pool_) {
+ProbeConnection::ProbeConnection() : pool_(probe_connection_detail::tls_block_size, 2) {
 }
 
 ProbeConnection::~ProbeConnection() {
@@ -89,8 +89,6 @@ void ProbeConnection::close() {
         fd_ = -1;
     }
     in_.clear();
-    raw_in_.clear();
-    raw_out_.clear();
 }
 
 std::optional<std::string> ProbeConnection::open(const std::string& host, std::uint16_t port,
@@ -184,12 +182,29 @@ std::optional<std::string> ProbeConnection::write_all(const char* data, std::siz
 }
 
 std::optional<std::string> ProbeConnection::flush_tls_output() {
-    if (raw_out_.empty()) {
+    proxy::ByteBuffer& output = tls_->to_send();
+    if (output.empty()) {
         return std::nullopt;
     }
-    std::optional<std::string> error = write_all(raw_out_.data(), raw_out_.size());
-    raw_out_.clear();
+    std::optional<std::string> error = write_all(output.data(), output.size());
+    output.clear();
     return error;
+}
+
+// One recv() into the TLS pump: the count, 0 at the end of the stream, or -1 with errno.
+ssize_t ProbeConnection::receive_ciphertext() {
+    proxy::ByteBuffer& received = tls_->received();
+    char* room = received.writable();
+    const std::size_t room_size = received.writable_size();
+    if (room_size == 0) {
+        errno = ENOBUFS; // cannot happen: a block holds a whole record, which the session always takes
+        return -1;
+    }
+    const ssize_t count = ::recv(fd_, room, room_size, 0);
+    if (count > 0) {
+        received.commit(static_cast<std::size_t>(count));
+    }
+    return count;
 }
 
 std::optional<std::string> ProbeConnection::send(std::string_view bytes) {
@@ -200,9 +215,8 @@ std::optional<std::string> ProbeConnection::send(std::string_view bytes) {
         return write_all(bytes.data(), bytes.size());
     }
     while (!bytes.empty()) {
-        proxy::TlsIo io{{}, 0, &raw_out_};
         std::size_t consumed = 0;
-        const proxy::TlsStatus status = tls_->write(io, bytes.data(), bytes.size(), consumed);
+        const proxy::TlsStatus status = tls_->write(bytes.data(), bytes.size(), consumed);
         bytes.remove_prefix(consumed);
         if (status == proxy::TlsStatus::failed || status == proxy::TlsStatus::closed) {
             return "TLS: " + tls_->last_error();
@@ -218,17 +232,15 @@ std::optional<std::string> ProbeConnection::receive(std::chrono::steady_clock::t
     namespace local = probe_connection_detail;
     char chunk[local::read_chunk];
     for (;;) {
-        if (tls_ && (!raw_in_.empty() || tls_->has_pending_input())) {
+        if (tls_ && tls_->input_pending()) {
             char plain[local::read_chunk];
-            proxy::TlsIo io{raw_in_, 0, &raw_out_};
-            std::size_t produced = 0;
-            const proxy::TlsStatus status = tls_->read(io, plain, sizeof plain, produced);
-            raw_in_.erase(0, io.input_used);
+            proxy::TlsPump::ReadProgress progress;
+            const proxy::TlsStatus status = tls_->read(plain, sizeof plain, progress);
             if (std::optional<std::string> error = flush_tls_output()) {
                 return error;
             }
-            in_.append(plain, produced);
-            if (produced > 0) {
+            in_.append(plain, progress.plaintext);
+            if (progress.plaintext > 0) {
                 return std::nullopt;
             }
             if (status == proxy::TlsStatus::closed) {
@@ -238,10 +250,10 @@ std::optional<std::string> ProbeConnection::receive(std::chrono::steady_clock::t
                 return "TLS: " + tls_->last_error();
             }
         }
-        const ssize_t count = ::recv(fd_, chunk, sizeof chunk, 0);
+        const ssize_t count = tls_ ? receive_ciphertext() : ::recv(fd_, chunk, sizeof chunk, 0);
         if (count > 0) {
-            (tls_ ? raw_in_ : in_).append(chunk, static_cast<std::size_t>(count));
             if (!tls_) {
+                in_.append(chunk, static_cast<std::size_t>(count));
                 return std::nullopt;
             }
             continue;
@@ -304,13 +316,10 @@ std::optional<std::string> ProbeConnection::start_tls(std::shared_ptr<const prox
     if (!in_.empty()) {
         return std::string("the server sent clear text after its 220 to STARTTLS");
     }
-    tls_ = std::make_unique<proxy::TlsSession>(std::move(context), server_name);
+    tls_ = std::make_unique<proxy::TlsPump>(std::move(context), server_name, pool_);
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
-    char chunk[probe_connection_detail::read_chunk];
     for (;;) {
-        proxy::TlsIo io{raw_in_, 0, &raw_out_};
-        const proxy::TlsStatus status = tls_->handshake(io);
-        raw_in_.erase(0, io.input_used);
+        const proxy::TlsStatus status = tls_->handshake();
         if (std::optional<std::string> error = flush_tls_output()) {
             tls_.reset();
             return error;
@@ -326,9 +335,8 @@ std::optional<std::string> ProbeConnection::start_tls(std::shared_ptr<const prox
         if (status == proxy::TlsStatus::want_write) {
             continue;
         }
-        const ssize_t count = ::recv(fd_, chunk, sizeof chunk, 0);
+        const ssize_t count = receive_ciphertext();
         if (count > 0) {
-            raw_in_.append(chunk, static_cast<std::size_t>(count));
             continue;
         }
         if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) &&

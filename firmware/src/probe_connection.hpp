@@ -7,7 +7,7 @@
 #include <relayguard/proxy/buffer_pool.hpp>
 #include <relayguard/proxy/reply_parser.hpp>
 #include <relayguard/proxy/tls_context.hpp>
-#include <relayguard/proxy/tls_session.hpp>
+#include <relayguard/proxy/tls_pump.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 namespace relayguard::firmware {
@@ -66,15 +67,14 @@ private:
     std::optional<std::string> receive(std::chrono::steady_clock::time_point deadline);
     std::optional<std::string> write_all(const char* data, std::size_t size);
     std::optional<std::string> flush_tls_output();
+    ssize_t receive_ciphertext();
 
     int fd_ = -1;
     std::chrono::milliseconds timeout_{30000};
     std::string peer_address_;
-    std::string in_;     // plaintext received
-    std::string raw_in_; // ciphertext received, not yet taken by the TLS session
+    std::string in_; // plaintext received
     proxy::BufferPool pool_;
-    proxy::ByteBuffer raw_out_;
-    std::unique_ptr<proxy::TlsSession> tls_;
+    std::unique_ptr<proxy::TlsPump> tls_;
 };
 
 } // namespace relayguard::firmware

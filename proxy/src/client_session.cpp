@@ -258,7 +258,7 @@ void ClientSession::read_more() {
     }
     reading_ = true;
     if (busy) {
-        ByteBuffer& target = tls_ ? tls_buffers_->raw_in : dialogue_.input();
+        ByteBuffer& target = tls_ ? tls_->received() : dialogue_.input();
         char* room = target.writable();
         if (target.writable_size() == 0) {
             // Cannot happen (see on_readable), and a zero-size read would complete at once, for ever.
@@ -293,7 +293,7 @@ void ClientSession::read_more() {
 }
 
 void ClientSession::on_readable() {
-    ByteBuffer& target = tls_ ? tls_buffers_->raw_in : dialogue_.input();
+    ByteBuffer& target = tls_ ? tls_->received() : dialogue_.input();
     char* room = target.writable();
     const std::size_t room_size = target.writable_size();
     if (room_size == 0) {
@@ -316,7 +316,7 @@ void ClientSession::received(const asio::error_code& error, std::size_t count) {
         client_gone(error == asio::error::eof ? "disconnected" : error.message());
         return;
     }
-    ByteBuffer& target = tls_ ? tls_buffers_->raw_in : dialogue_.input();
+    ByteBuffer& target = tls_ ? tls_->received() : dialogue_.input();
     target.commit(count);
     host_.metrics().received(Peer::client, count);
     if (tls_) {
@@ -341,7 +341,7 @@ void ClientSession::process_input() {
     // The input ran dry (or the reply buffer filled): answer what was asked, then read on (RFC 2920).
     // With TLS, raw_out may also hold an alert that reading produced (a refused renegotiation).
     if (!dialogue_.output().empty() || dialogue_.closing() || dialogue_.starttls_requested() ||
-        (tls_ && !tls_buffers_->raw_out.empty())) {
+        (tls_ && !tls_->to_send().empty())) {
         flush();
     } else {
         read_more();
@@ -355,17 +355,16 @@ void ClientSession::flush() {
     ByteBuffer& out = dialogue_.output();
     if (tls_ && !handshaking_) {
         if (!out.empty()) {
-            TlsIo io{{}, 0, &tls_buffers_->raw_out};
             std::size_t consumed = 0;
-            const TlsStatus status = tls_->write(io, out.data(), out.size(), consumed);
+            const TlsStatus status = tls_->write(out.data(), out.size(), consumed);
             out.consume(consumed);
             if (status == TlsStatus::failed || status == TlsStatus::closed) {
                 client_gone("TLS: " + tls_->last_error());
                 return;
             }
         }
-        if (!tls_buffers_->raw_out.empty()) {
-            write_buffer(tls_buffers_->raw_out, false);
+        if (!tls_->to_send().empty()) {
+            write_buffer(tls_->to_send(), false);
             return;
         }
         after_write();
@@ -422,8 +421,7 @@ void ClientSession::after_write() {
 
 void ClientSession::begin_tls() {
     dialogue_.tls_starting();
-    tls_ = std::make_unique<TlsSession>(settings_->tls);
-    tls_buffers_ = std::make_unique<TlsBuffers>(host_.pool());
+    tls_ = std::make_unique<TlsPump>(settings_->tls, host_.pool());
     tls_wants_read_ = false;
     handshaking_ = true;
     arm_timer(client_session_detail::tls_handshake_timeout);
@@ -431,11 +429,9 @@ void ClientSession::begin_tls() {
 }
 
 void ClientSession::continue_handshake() {
-    TlsIo io{tls_buffers_->raw_in.readable(), 0, &tls_buffers_->raw_out};
-    const TlsStatus status = tls_->handshake(io);
-    tls_buffers_->raw_in.consume(io.input_used);
-    if (!tls_buffers_->raw_out.empty()) {
-        write_buffer(tls_buffers_->raw_out, true);
+    const TlsStatus status = tls_->handshake();
+    if (!tls_->to_send().empty()) {
+        write_buffer(tls_->to_send(), true);
         return;
     }
     switch (status) {
@@ -477,12 +473,10 @@ void ClientSession::decrypt_input() {
         if (room_size == 0) {
             return; // the commands in the input go first
         }
-        TlsIo io{tls_buffers_->raw_in.readable(), 0, &tls_buffers_->raw_out};
-        std::size_t produced = 0;
-        const TlsStatus status = tls_->read(io, room, room_size, produced);
-        tls_buffers_->raw_in.consume(io.input_used);
-        in.commit(produced);
-        if (status == TlsStatus::ok && produced > 0) {
+        TlsPump::ReadProgress progress;
+        const TlsStatus status = tls_->read(room, room_size, progress);
+        in.commit(progress.plaintext);
+        if (status == TlsStatus::ok && progress.plaintext > 0) {
             continue;
         }
         if (status == TlsStatus::ok || status == TlsStatus::want_read || status == TlsStatus::want_write) {
@@ -491,7 +485,7 @@ void ClientSession::decrypt_input() {
             // An ok without progress also waits for the socket, so this can never spin.
             tls_wants_read_ =
                 status == TlsStatus::want_read ||
-                (status == TlsStatus::ok && (tls_buffers_->raw_in.empty() || io.input_used == 0));
+                (status == TlsStatus::ok && (tls_->received().empty() || progress.ciphertext_taken == 0));
             return;
         }
         if (status == TlsStatus::closed) {
@@ -577,15 +571,8 @@ void ClientSession::client_gone(std::string_view why) {
 
 void ClientSession::release_buffers(bool only_empty) {
     dialogue_.release_buffers(only_empty);
-    if (!tls_buffers_) {
-        return;
-    }
-    for (ByteBuffer* buffer : {&tls_buffers_->raw_in, &tls_buffers_->raw_out}) {
-        if (only_empty) {
-            buffer->release_if_empty();
-        } else {
-            buffer->release();
-        }
+    if (tls_) {
+        tls_->release_buffers(only_empty);
     }
 }
 
@@ -605,12 +592,10 @@ void ClientSession::close() {
     if (tls_ && tls_->handshake_complete() && !writing_) {
         // TLS ends with close_notify (RFC 5246 §7.2.1, RFC 8446 §6.1), so the client can tell the end
         // from a truncation. Best effort: the socket is non-blocking and is closed right after.
-        tls_buffers_->raw_out.clear();
-        TlsIo io{{}, 0, &tls_buffers_->raw_out};
-        tls_->close_notify(io);
-        if (!tls_buffers_->raw_out.empty()) {
-            socket_.write_some(asio::buffer(tls_buffers_->raw_out.data(), tls_buffers_->raw_out.size()),
-                               ignored);
+        tls_->to_send().clear();
+        tls_->close_notify();
+        if (!tls_->to_send().empty()) {
+            socket_.write_some(asio::buffer(tls_->to_send().data(), tls_->to_send().size()), ignored);
         }
     }
     socket_.shutdown(TcpSocket::shutdown_both, ignored);

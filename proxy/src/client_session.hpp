@@ -13,7 +13,7 @@
 #include <relayguard/policy/config.hpp>
 #include <relayguard/policy/ip_address.hpp>
 #include <relayguard/proxy/metrics.hpp>
-#include <relayguard/proxy/tls_session.hpp>
+#include <relayguard/proxy/tls_pump.hpp>
 
 #include <asio/ip/tcp.hpp>
 
@@ -81,8 +81,8 @@ private:
     void release_buffers(bool only_empty);
     void client_gone(std::string_view why);
 
-    // TLS (STARTTLS and implicit): ciphertext moves between the socket and raw_in/raw_out, plaintext
-    // between the TLS session and the dialogue's input and output.
+    // TLS (STARTTLS and implicit): ciphertext moves between the socket and the pump's buffers, plaintext
+    // between the pump and the dialogue's input and output.
     void begin_tls();
     void continue_handshake();
     void handshake_done();
@@ -127,14 +127,8 @@ private:
     SmtpDialogue dialogue_;
     std::unique_ptr<UpstreamLink> upstream_; // from the first MAIL on
 
-    std::unique_ptr<TlsSession> tls_;
-    // Ciphertext in and out, allocated with the TLS session (a clear-text session has none).
-    struct TlsBuffers {
-        explicit TlsBuffers(BufferPool& pool) : raw_in(pool), raw_out(pool) {}
-        ByteBuffer raw_in;
-        ByteBuffer raw_out;
-    };
-    std::unique_ptr<TlsBuffers> tls_buffers_;
+    // The TLS session with its ciphertext buffers, from STARTTLS (or the connect, for implicit TLS) on.
+    std::unique_ptr<TlsPump> tls_;
 
     // The small fields together at the end, where they pack without padding: every idle session holds
     // this object with its shared_ptr control block, and musl's allocator rounds that block up to a size

@@ -71,7 +71,7 @@ const char* describe(UpstreamFault fault) {
 }
 
 UpstreamLink::UpstreamLink(asio::io_context& io, BufferPool& pool, Owner& owner)
-    : io_(io), owner_(owner), socket_(io), timer_(io), in_(pool), out_(pool), raw_in_(pool), raw_out_(pool) {
+    : io_(io), pool_(pool), owner_(owner), socket_(io), timer_(io), in_(pool), out_(pool) {
 }
 
 UpstreamLink::~UpstreamLink() {
@@ -99,8 +99,6 @@ void UpstreamLink::start_connection() {
     tls_.reset();
     in_.clear();
     out_.clear();
-    raw_in_.clear();
-    raw_out_.clear();
 
     const std::string port = std::to_string(upstream.port);
     arm_timer(connect_timeout_);
@@ -166,8 +164,8 @@ void UpstreamLink::command(std::string_view line) {
 // dropped and the command fails as a lost connection (so a link kept between transactions is replaced).
 bool UpstreamLink::spoke_out_of_turn() {
     asio::error_code error;
-    const bool waiting = !in_.empty() || (tls_ && (!raw_in_.empty() || tls_->has_pending_input())) ||
-                         socket_.available(error) > 0 || error;
+    const bool waiting =
+        !in_.empty() || (tls_ && tls_->input_pending()) || socket_.available(error) > 0 || error;
     if (waiting) {
         fail_later(UpstreamFault::connection_lost,
                    error ? "connection lost: " + error.message() : "unsolicited data before a command");
@@ -219,10 +217,9 @@ void UpstreamLink::write_next() {
         write_socket(data, size);
         return;
     }
-    // Encrypt as much as raw_out_ holds; the rest follows once that is on the wire.
-    TlsIo io{{}, 0, &raw_out_};
+    // Encrypt as much as the pump's output holds; the rest follows once that is on the wire.
     std::size_t consumed = 0;
-    const TlsStatus status = tls_->write(io, write_data_, write_left_, consumed);
+    const TlsStatus status = tls_->write(write_data_, write_left_, consumed);
     write_data_ += consumed;
     write_left_ -= consumed;
     if (status == TlsStatus::failed || status == TlsStatus::closed) {
@@ -232,11 +229,11 @@ void UpstreamLink::write_next() {
                    status == TlsStatus::closed ? "TLS closed by the upstream" : "TLS: " + tls_->last_error());
         return;
     }
-    if (raw_out_.empty()) {
+    if (tls_->to_send().empty()) {
         write_done();
         return;
     }
-    write_socket(raw_out_.data(), raw_out_.size());
+    write_socket(tls_->to_send().data(), tls_->to_send().size());
 }
 
 void UpstreamLink::write_socket(const char* data, std::size_t size) {
@@ -254,7 +251,7 @@ void UpstreamLink::write_socket(const char* data, std::size_t size) {
                 return;
             }
             if (tls_) {
-                raw_out_.clear(); // with TLS every write is of raw_out_
+                tls_->to_send().clear(); // with TLS every write is of the pump's output
             }
             if (write_left_ > 0) {
                 write_next();
@@ -332,11 +329,11 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
             break;
         }
     }
-    if (tls_ && !raw_out_.empty()) {
+    if (tls_ && !tls_->to_send().empty()) {
         // Reading made the TLS session answer something (a TLS 1.3 key update): send it, then go on.
         write_left_ = 0;
         after_write_ = AfterWrite::read_reply;
-        write_socket(raw_out_.data(), raw_out_.size());
+        write_socket(tls_->to_send().data(), tls_->to_send().size());
         return;
     }
     arm_timer(timeout);
@@ -346,14 +343,14 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
 // After a reply: opens every record already received, so that data hidden in them is seen. False when
 // the link was abandoned (the TLS session ended).
 bool UpstreamLink::take_remaining_tls_input() {
-    while (!raw_in_.empty() || tls_->has_pending_input()) {
-        const std::size_t waiting = raw_in_.size();
+    while (tls_->input_pending()) {
+        const std::size_t waiting = tls_->received().size();
         const Decrypted result = decrypt_input();
         if (result == Decrypted::ended) {
             abandon(tls_end_);
             return false;
         }
-        if (result == Decrypted::nothing && raw_in_.size() == waiting) {
+        if (result == Decrypted::nothing && tls_->received().size() == waiting) {
             break; // a partial record: the rest is not here yet
         }
     }
@@ -368,12 +365,10 @@ UpstreamLink::Decrypted UpstreamLink::decrypt_input() {
     if (room_size == 0) {
         return Decrypted::nothing; // cannot happen: the reply parser calls a full buffer malformed first
     }
-    TlsIo io{raw_in_.readable(), 0, &raw_out_};
-    std::size_t produced = 0;
-    const TlsStatus status = tls_->read(io, room, room_size, produced);
-    raw_in_.consume(io.input_used);
-    in_.commit(produced);
-    if (produced > 0) {
+    TlsPump::ReadProgress progress;
+    const TlsStatus status = tls_->read(room, room_size, progress);
+    in_.commit(progress.plaintext);
+    if (progress.plaintext > 0) {
         return Decrypted::plaintext; // an end that came with it is seen by the next call
     }
     if (status == TlsStatus::closed || status == TlsStatus::failed) {
@@ -398,7 +393,7 @@ void UpstreamLink::receive() {
         failed_operation(UpstreamFault::timed_out, "no reply in time");
         return;
     }
-    ByteBuffer& target = tls_ ? raw_in_ : in_;
+    ByteBuffer& target = tls_ ? tls_->received() : in_;
     char* room = target.writable();
     const std::uint32_t generation = generation_;
     socket_.async_read_some(
@@ -547,7 +542,7 @@ void UpstreamLink::begin_tls() {
     }
     // Nothing the upstream offered before the handshake counts after it.
     capabilities_ = {};
-    tls_ = std::make_unique<TlsSession>(tls_context_, config_->upstream.host);
+    tls_ = std::make_unique<TlsPump>(tls_context_, config_->upstream.host, pool_);
     phase_ = Phase::tls_handshake;
     // One deadline for the whole handshake, so an upstream cannot stretch it out a record at a time.
     arm_timer(command_timeout_);
@@ -555,13 +550,11 @@ void UpstreamLink::begin_tls() {
 }
 
 void UpstreamLink::continue_handshake() {
-    TlsIo io{raw_in_.readable(), 0, &raw_out_};
-    const TlsStatus status = tls_->handshake(io);
-    raw_in_.consume(io.input_used);
-    if (!raw_out_.empty()) {
+    const TlsStatus status = tls_->handshake();
+    if (!tls_->to_send().empty()) {
         write_left_ = 0;
         after_write_ = AfterWrite::continue_handshake;
-        write_socket(raw_out_.data(), raw_out_.size());
+        write_socket(tls_->to_send().data(), tls_->to_send().size());
         return;
     }
     switch (status) {
@@ -613,18 +606,17 @@ void UpstreamLink::quit() {
         return;
     }
     // Best effort and non-blocking: the connection closes right after, whatever the upstream says. With
-    // TLS, only when no write is in flight (raw_out_ would interleave with it).
-    if (ready_ && (!tls_ || raw_out_.empty())) {
+    // TLS, only when no write is in flight (the pump's output would interleave with it).
+    if (ready_ && (!tls_ || tls_->to_send().empty())) {
         asio::error_code ignored;
         socket_.non_blocking(true, ignored);
         if (!tls_) {
             socket_.write_some(asio::buffer("QUIT\r\n", 6), ignored);
         } else {
-            TlsIo io{{}, 0, &raw_out_};
             std::size_t consumed = 0;
-            tls_->write(io, "QUIT\r\n", 6, consumed);
-            tls_->close_notify(io);
-            socket_.write_some(asio::buffer(raw_out_.data(), raw_out_.size()), ignored);
+            tls_->write("QUIT\r\n", 6, consumed);
+            tls_->close_notify();
+            socket_.write_some(asio::buffer(tls_->to_send().data(), tls_->to_send().size()), ignored);
         }
     }
     abort();
@@ -638,8 +630,6 @@ void UpstreamLink::abort() {
     tls_.reset();
     in_.release();
     out_.release();
-    raw_in_.release();
-    raw_out_.release();
 }
 
 void UpstreamLink::fail(UpstreamFault fault, std::string_view detail) {

@@ -18,7 +18,7 @@
 #include <relayguard/proxy/metrics.hpp>
 #include <relayguard/proxy/reply_parser.hpp>
 #include <relayguard/proxy/tls_context.hpp>
-#include <relayguard/proxy/tls_session.hpp>
+#include <relayguard/proxy/tls_pump.hpp>
 
 #include <asio/ip/tcp.hpp>
 
@@ -118,12 +118,12 @@ private:
     void connect(const asio::ip::tcp::resolver::results_type& endpoints);
     void send_line(std::string_view line, Phase phase);
     bool spoke_out_of_turn();
-    // The one writer: plaintext goes straight to the socket, or through the TLS session into raw_out_.
+    // The one writer: plaintext goes straight to the socket, or through the TLS pump.
     void transmit(const char* data, std::size_t size, AfterWrite after, std::chrono::milliseconds timeout);
     void write_next();
     void write_socket(const char* data, std::size_t size);
     void write_done();
-    // The one reader: from the socket into in_ (clear text) or raw_in_ (ciphertext).
+    // The one reader: from the socket into in_ (clear text) or the TLS pump (ciphertext).
     void read_reply(std::chrono::milliseconds timeout);
     enum class Decrypted : std::uint8_t { plaintext, nothing, ended };
     Decrypted decrypt_input();
@@ -147,17 +147,16 @@ private:
     void close_socket();
 
     asio::io_context& io_;
+    BufferPool& pool_;
     Owner& owner_;
     TcpSocket socket_;
     SteadyTimer timer_;
     std::unique_ptr<TcpResolver> resolver_;
     ByteBuffer in_;
     ByteBuffer out_;
-    ByteBuffer raw_in_;  // ciphertext received, not yet taken by the TLS session
-    ByteBuffer raw_out_; // ciphertext to send
     std::shared_ptr<const TlsClientContext> tls_context_;
-    std::unique_ptr<TlsSession> tls_;
-    std::string tls_end_; // why the TLS session ended, once decrypt_input() reported it
+    std::unique_ptr<TlsPump> tls_; // from the upstream's 220 to STARTTLS on
+    std::string tls_end_;          // why the TLS session ended, once decrypt_input() reported it
     const policy::Config* config_ = nullptr;
     bool clear_text_retry_ = false; // this connection is the clear-text retry after a failed handshake
     // The write in progress: what is left of the caller's plaintext, and what follows.
