@@ -9,45 +9,37 @@
 namespace relayguard::proxy {
 namespace upstream_link_detail {
 
-// RFC 3461 §4 xtext, which XCLIENT attribute values use: "+" followed by two upper-case hex digits for
-// anything outside "!" … "~", and for "+" and "=".
-std::string xtext(std::string_view value) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string encoded;
-    encoded.reserve(value.size());
-    for (const char c : value) {
-        const auto octet = static_cast<unsigned char>(c);
-        if (octet < 33 || octet > 126 || c == '+' || c == '=') {
-            encoded += '+';
-            encoded += hex[octet >> 4];
-            encoded += hex[octet & 0x0f];
-        } else {
-            encoded += c;
-        }
-    }
-    return encoded;
-}
+// What the link's log line says when the opening failed, and how the session counts it.
+struct OpeningFailure {
+    UpstreamFault fault;
+    std::string detail;
+};
 
-std::string xclient_command(const UpstreamCapabilities& offered, const ClientIdentity& client) {
-    std::string line = "XCLIENT";
-    if (offered.xclient_addr) {
-        const std::optional<policy::IpAddress> address = policy::IpAddress::parse(client.address);
-        const bool v6 = address && !address->is_v4();
-        line += " ADDR=" + std::string(v6 ? "IPV6:" : "") + xtext(client.address);
+OpeningFailure opening_failure(const SmtpClientOpening::Step& step, bool tls_required) {
+    using Refusal = SmtpClientOpening::Refusal;
+    const std::string code = std::to_string(step.code);
+    const std::string required = " and <upstream tls=\"required\">";
+    switch (step.refusal) {
+    case Refusal::greeting:
+        return {UpstreamFault::refused_greeting, "greeting " + code};
+    case Refusal::ehlo:
+        if (tls_required) {
+            return {UpstreamFault::tls_failed, "EHLO answered " + code + ", so no STARTTLS" + required};
+        }
+        return {UpstreamFault::refused_greeting, "EHLO answered " + code};
+    case Refusal::tls_ehlo:
+    case Refusal::xclient_ehlo:
+        return {UpstreamFault::refused_greeting, "EHLO answered " + code};
+    case Refusal::helo:
+        return {UpstreamFault::refused_greeting, "HELO answered " + code};
+    case Refusal::starttls_not_offered:
+        return {UpstreamFault::tls_failed, "STARTTLS not offered" + required};
+    case Refusal::starttls_refused:
+        return {UpstreamFault::tls_failed, "STARTTLS answered " + code + required};
+    case Refusal::xclient:
+        return {UpstreamFault::refused_greeting, "XCLIENT answered " + code};
     }
-    if (offered.xclient_name) {
-        line += " NAME=[UNAVAILABLE]"; // relayguard does no reverse lookups
-    }
-    if (offered.xclient_helo && !client.helo.empty()) {
-        line += " HELO=" + xtext(client.helo);
-    }
-    if (offered.xclient_login && !client.login.empty()) {
-        line += " LOGIN=" + xtext(client.login);
-    }
-    if (offered.xclient_proto) {
-        line += client.esmtp ? " PROTO=ESMTP" : " PROTO=SMTP";
-    }
-    return line;
+    return {UpstreamFault::refused_greeting, "refused " + code};
 }
 
 } // namespace upstream_link_detail
@@ -94,6 +86,16 @@ void UpstreamLink::open(const policy::Config& config, std::string_view hostname,
 void UpstreamLink::start_connection() {
     const policy::UpstreamConfig& upstream = config_->upstream;
     capabilities_ = {};
+    SmtpClientOpening::Options options;
+    options.helo_name = hostname_;
+    options.tls = clear_text_retry_ || upstream.tls == policy::UpstreamTls::none
+                      ? SmtpClientOpening::Tls::none
+                  : upstream.tls == policy::UpstreamTls::required ? SmtpClientOpening::Tls::required
+                                                                  : SmtpClientOpening::Tls::if_offered;
+    options.helo_fallback = true;
+    options.xclient = upstream.xclient;
+    options.client = client_;
+    opening_.emplace(std::move(options));
     ready_ = false;
     timed_out_ = false;
     tls_.reset();
@@ -147,7 +149,7 @@ void UpstreamLink::connect(const asio::ip::tcp::resolver::results_type& endpoint
                             owner_.metrics().upstream_connected();
                             asio::error_code ignored;
                             socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-                            phase_ = Phase::greeting;
+                            phase_ = Phase::opening;
                             read_reply(command_timeout_);
                         });
 }
@@ -428,105 +430,38 @@ void UpstreamLink::handle_reply(const ParsedReply& reply) {
         owner_.upstream_replied(reply);
         return;
     }
-    handshake_step(reply);
+    opening_step(opening_->received(reply));
 }
 
-void UpstreamLink::handshake_step(const ParsedReply& reply) {
-    const bool tls_required = config_->upstream.tls == policy::UpstreamTls::required;
-    switch (phase_) {
-    case Phase::greeting:
-        if (reply.code_class() != 2) {
-            fail(UpstreamFault::refused_greeting, "greeting " + std::to_string(reply.code));
-            return;
-        }
-        send_line("EHLO " + hostname_, Phase::ehlo);
+// What the opening asked for next.
+void UpstreamLink::opening_step(const SmtpClientOpening::Step& step) {
+    if (!step.tls_skipped.empty()) {
+        owner_.upstream_notice(true,
+                               "upstream TLS not used: " + step.tls_skipped + "; continuing in clear text");
+    }
+    switch (step.kind) {
+    case SmtpClientOpening::Step::Kind::send:
+        send_line(step.line, Phase::opening);
         return;
-    case Phase::ehlo:
-    case Phase::tls_ehlo:
-    case Phase::xclient_ehlo:
-        if (reply.code_class() != 2) {
-            if (phase_ == Phase::ehlo && reply.code_class() == 5 && !tls_required) {
-                send_line("HELO " + hostname_, Phase::helo);
-                return;
-            }
-            if (phase_ == Phase::ehlo && tls_required) {
-                tls_impossible("EHLO answered " + std::to_string(reply.code) + ", so no STARTTLS");
-                return;
-            }
-            fail(UpstreamFault::refused_greeting, "EHLO answered " + std::to_string(reply.code));
-            return;
-        }
-        capabilities_ = parse_ehlo_capabilities(reply);
-        if (phase_ == Phase::xclient_ehlo) {
-            become_ready();
-            return;
-        }
-        if (phase_ == Phase::ehlo && config_->upstream.tls != policy::UpstreamTls::none &&
-            !clear_text_retry_) {
-            if (!capabilities_.starttls) {
-                tls_impossible("STARTTLS not offered");
-                return;
-            }
-            send_line("STARTTLS", Phase::starttls);
-            return;
-        }
-        after_ehlo();
+    case SmtpClientOpening::Step::Kind::start_tls:
+        phase_ = Phase::starttls_accepted; // the handshake begins once the 220 is consumed (read_reply)
         return;
-    case Phase::helo:
-        if (reply.code_class() != 2) {
-            fail(UpstreamFault::refused_greeting, "HELO answered " + std::to_string(reply.code));
-            return;
-        }
-        capabilities_ = {};
+    case SmtpClientOpening::Step::Kind::ready:
         become_ready();
         return;
-    case Phase::starttls:
-        if (reply.code != 220) {
-            tls_impossible("STARTTLS answered " + std::to_string(reply.code));
-            return;
-        }
-        phase_ = Phase::starttls_accepted;
-        return;
-    case Phase::xclient:
-        // XCLIENT starts a new session on the upstream: it greets again, and wants EHLO again.
-        if (reply.code_class() != 2) {
-            fail(UpstreamFault::refused_greeting, "XCLIENT answered " + std::to_string(reply.code));
-            return;
-        }
-        send_line("EHLO " + hostname_, Phase::xclient_ehlo);
-        return;
-    case Phase::idle:
-    case Phase::starttls_accepted:
-    case Phase::tls_handshake:
-    case Phase::command:
-    case Phase::body:
-        return;
+    case SmtpClientOpening::Step::Kind::failed:
+        break;
     }
-}
-
-// After the EHLO that the session goes on with (in clear text, or the one after the handshake).
-void UpstreamLink::after_ehlo() {
-    if (config_->upstream.xclient && capabilities_.xclient) {
-        send_line(upstream_link_detail::xclient_command(capabilities_, client_), Phase::xclient);
-        return;
-    }
-    become_ready();
+    const upstream_link_detail::OpeningFailure failure =
+        upstream_link_detail::opening_failure(step, config_->upstream.tls == policy::UpstreamTls::required);
+    fail(failure.fault, failure.detail);
 }
 
 void UpstreamLink::become_ready() {
     phase_ = Phase::command;
     ready_ = true;
+    capabilities_ = opening_->capabilities();
     owner_.upstream_ready();
-}
-
-// STARTTLS cannot be used on this connection: a failure when required, clear text otherwise.
-void UpstreamLink::tls_impossible(std::string_view why) {
-    if (config_->upstream.tls == policy::UpstreamTls::required) {
-        fail(UpstreamFault::tls_failed, std::string(why) + " and <upstream tls=\"required\">");
-        return;
-    }
-    owner_.upstream_notice(true, "upstream TLS not used: " + std::string(why) + "; continuing in clear text");
-    after_ehlo();
 }
 
 void UpstreamLink::begin_tls() {
@@ -540,8 +475,6 @@ void UpstreamLink::begin_tls() {
         fail(UpstreamFault::tls_failed, "no upstream TLS context");
         return;
     }
-    // Nothing the upstream offered before the handshake counts after it.
-    capabilities_ = {};
     tls_ = std::make_unique<TlsPump>(tls_context_, config_->upstream.host, pool_);
     phase_ = Phase::tls_handshake;
     // One deadline for the whole handshake, so an upstream cannot stretch it out a record at a time.
@@ -562,7 +495,7 @@ void UpstreamLink::continue_handshake() {
         ++timer_serial_;
         timer_.cancel();
         owner_.upstream_notice(false, "upstream TLS established: " + tls_->describe());
-        send_line("EHLO " + hostname_, Phase::tls_ehlo);
+        opening_step(opening_->tls_established());
         return;
     case TlsStatus::want_read:
         receive();

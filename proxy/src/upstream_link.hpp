@@ -17,6 +17,7 @@
 #include <relayguard/proxy/buffer_pool.hpp>
 #include <relayguard/proxy/metrics.hpp>
 #include <relayguard/proxy/reply_parser.hpp>
+#include <relayguard/proxy/smtp_client_opening.hpp>
 #include <relayguard/proxy/tls_context.hpp>
 #include <relayguard/proxy/tls_pump.hpp>
 
@@ -24,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,14 +41,6 @@ enum class UpstreamFault : std::uint8_t {
                       // that did not verify against the configured CA
 };
 const char* describe(UpstreamFault fault);
-
-// What the upstream is told about the client when XCLIENT is on.
-struct ClientIdentity {
-    std::string address; // textual IP address
-    std::string helo;
-    bool esmtp = false;
-    std::string login; // the AUTH user, empty when not authenticated
-};
 
 class UpstreamLink {
 public:
@@ -99,15 +93,9 @@ public:
 private:
     enum class Phase : std::uint8_t {
         idle,
-        greeting,
-        ehlo,
-        helo,
-        starttls,
+        opening,           // the greeting, EHLO, STARTTLS, XCLIENT: SmtpClientOpening's replies
         starttls_accepted, // 220 read; the handshake begins once the reply is consumed
         tls_handshake,
-        tls_ehlo,
-        xclient,
-        xclient_ehlo,
         command,
         body
     };
@@ -131,11 +119,9 @@ private:
     void abandon(std::string_view why);
     void receive();
     void handle_reply(const ParsedReply& reply);
-    void handshake_step(const ParsedReply& reply);
-    void after_ehlo();
+    void opening_step(const SmtpClientOpening::Step& step);
     void begin_tls();
     void continue_handshake();
-    void tls_impossible(std::string_view why);
     void handshake_failed(const std::string& why);
     void failed_operation(UpstreamFault fault, const std::string& detail);
     void become_ready();
@@ -171,7 +157,8 @@ private:
     // Bumped by abort() and fail(): handlers of an older generation are stale and do nothing.
     std::uint32_t generation_ = 0;
     std::uint32_t timer_serial_ = 0;
-    UpstreamCapabilities capabilities_;
+    std::optional<SmtpClientOpening> opening_; // this connection's, from the connect on
+    UpstreamCapabilities capabilities_;        // what the opening ended with
     std::chrono::milliseconds command_timeout_{0};
     std::chrono::milliseconds data_timeout_{0};
     std::chrono::milliseconds connect_timeout_{0};
