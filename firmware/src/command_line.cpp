@@ -1,6 +1,6 @@
 #include "command_line.hpp"
 
-#include "probe_options.hpp"
+#include "probe/probe_options.hpp"
 #include "version.hpp"
 
 #include <relayguard/proxy/build_info.hpp>

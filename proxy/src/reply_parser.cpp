@@ -157,6 +157,15 @@ ParsedReply parse_reply(std::string_view buffered) {
     }
 }
 
+std::string reply_summary(const ParsedReply& reply) {
+    std::string summary = std::to_string(reply.code);
+    const std::string_view last = reply.line_count ? reply.lines[reply.line_count - 1] : std::string_view();
+    if (!last.empty()) {
+        summary.append(" ").append(last);
+    }
+    return summary;
+}
+
 UpstreamCapabilities parse_ehlo_capabilities(const ParsedReply& ehlo_reply) {
     UpstreamCapabilities capabilities;
     if (ehlo_reply.status != ParsedReply::Status::complete || ehlo_reply.code != 250) {

@@ -1,6 +1,6 @@
 // The relay battery of `relayguard probe`: every form nmap and Nessus try, and the routing forms, built
 // from the names the probe learns; and the smuggling endings.
-#include "probe_battery.hpp"
+#include "probe/probe_battery.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // `relayguard probe --targets FILE`: reading the file, and the line printed per target.
-#include "probe_fleet.hpp"
+#include "probe/probe_fleet.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // The command line of `relayguard probe`.
-#include "probe_options.hpp"
+#include "probe/probe_options.hpp"
 #include "text_output.hpp"
 
 #include <catch2/catch.hpp>

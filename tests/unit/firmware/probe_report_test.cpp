@@ -1,5 +1,5 @@
 // What `relayguard probe --json` prints must be valid JSON whatever the server said.
-#include "probe_report.hpp"
+#include "probe/probe_report.hpp"
 #include "text_output.hpp"
 
 #include <catch2/catch.hpp>

@@ -123,6 +123,14 @@ TEST_CASE("reply parser reads a multi-line EHLO reply", "[reply_parser]") {
     CHECK(reply.consumed == reply_parser_test::postfix_ehlo.size());
 }
 
+TEST_CASE("reply summary is the code and the last line's text", "[reply_parser]") {
+    CHECK(reply_summary(parse_reply(reply_parser_test::postfix_ehlo)) == "250 CHUNKING");
+    CHECK(reply_summary(parse_reply("550 5.7.1 <a@b.example>: Relay access denied\r\n")) ==
+          "550 5.7.1 <a@b.example>: Relay access denied");
+    CHECK(reply_summary(parse_reply("250\r\n")) == "250");
+    CHECK(reply_summary(parse_reply("421-first\r\n421 \r\n")) == "421");
+}
+
 TEST_CASE("reply parser reads pipelined replies one at a time", "[reply_parser]") {
     std::string_view buffered = "250 2.1.0 Ok\r\n554 5.7.1 <x@elsewhere.test>: Relay access denied\r\n"
                                 "250-2.1.5 Ok\n250 2.1.5 still ok\r\n354 go ahead\r\n";

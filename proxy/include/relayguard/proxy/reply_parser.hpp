@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace relayguard::proxy {
@@ -43,6 +44,9 @@ struct ParsedReply {
 // Parses the first reply in `buffered`. Lines end at CRLF or a bare LF. A bare "250" line is a final
 // line with empty text. Incomplete while the final line has not arrived whole.
 ParsedReply parse_reply(std::string_view buffered);
+
+// "250 2.1.5 Ok": the code and the text of the last line, the one-line form a report shows.
+std::string reply_summary(const ParsedReply& reply);
 
 // What an upstream offers in its EHLO reply (RFC 5321 §4.1.1.1; keywords case-insensitive).
 struct UpstreamCapabilities {

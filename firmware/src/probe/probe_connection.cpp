@@ -71,10 +71,6 @@ std::optional<std::string> bind_source(int fd, int family, const std::string& so
 
 } // namespace probe_connection_detail
 
-std::string SmtpReply::summary() const {
-    return std::to_string(code) + (lines.empty() || lines.back().empty() ? "" : " " + lines.back());
-}
-
 ProbeConnection::ProbeConnection() : pool_(probe_connection_detail::tls_block_size, 2) {
 }
 
@@ -89,6 +85,12 @@ void ProbeConnection::close() {
         fd_ = -1;
     }
     in_.clear();
+    consumed_ = 0;
+}
+
+void ProbeConnection::drop_consumed() {
+    in_.erase(0, consumed_);
+    consumed_ = 0;
 }
 
 std::optional<std::string> ProbeConnection::open(const std::string& host, std::uint16_t port,
@@ -271,7 +273,8 @@ std::optional<std::string> ProbeConnection::receive(std::chrono::steady_clock::t
     }
 }
 
-std::optional<SmtpReply> ProbeConnection::read_reply(std::string& error) {
+std::optional<proxy::ParsedReply> ProbeConnection::read_reply(std::string& error) {
+    drop_consumed();
     if (fd_ < 0) {
         error = "not connected";
         return std::nullopt;
@@ -280,13 +283,8 @@ std::optional<SmtpReply> ProbeConnection::read_reply(std::string& error) {
     for (;;) {
         const proxy::ParsedReply parsed = proxy::parse_reply(in_);
         if (parsed.status == proxy::ParsedReply::Status::complete) {
-            SmtpReply reply;
-            reply.code = parsed.code;
-            for (std::size_t index = 0; index < parsed.line_count; ++index) {
-                reply.lines.emplace_back(parsed.lines[index]);
-            }
-            in_.erase(0, parsed.consumed);
-            return reply;
+            consumed_ = parsed.consumed;
+            return parsed;
         }
         if (parsed.status == proxy::ParsedReply::Status::malformed) {
             error = std::string("the server sent an invalid reply: ") + parsed.problem;
@@ -304,6 +302,7 @@ std::optional<SmtpReply> ProbeConnection::read_reply(std::string& error) {
 }
 
 bool ProbeConnection::silent_for(std::chrono::milliseconds wait) {
+    drop_consumed();
     if (!in_.empty()) {
         return false;
     }
@@ -313,6 +312,7 @@ bool ProbeConnection::silent_for(std::chrono::milliseconds wait) {
 
 std::optional<std::string> ProbeConnection::start_tls(std::shared_ptr<const proxy::TlsClientContext> context,
                                                       const std::string& server_name) {
+    drop_consumed();
     if (!in_.empty()) {
         return std::string("the server sent clear text after its 220 to STARTTLS");
     }

@@ -16,19 +16,8 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
-#include <vector>
 
 namespace relayguard::firmware {
-
-// A reply copied out of the receive buffer.
-struct SmtpReply {
-    int code = 0;
-    std::vector<std::string> lines; // the text after "DDD-"/"DDD "
-
-    // "250 2.1.5 Ok": the code and the last line, as a one-line summary.
-    std::string summary() const;
-    int code_class() const { return code / 100; }
-};
 
 class ProbeConnection {
 public:
@@ -47,12 +36,14 @@ public:
                                          const std::string& server_name);
     // Sends `bytes` as they are, in one write where the socket takes them.
     std::optional<std::string> send(std::string_view bytes);
-    // Reads the next reply. Error text on a time-out, a closed connection or a malformed reply.
-    std::optional<SmtpReply> read_reply(std::string& error);
+    // Reads the next reply. Error text on a time-out, a closed connection or a malformed reply. Its lines
+    // point into the receive buffer: they are valid until the next read_reply(), silent_for(),
+    // start_tls() or close().
+    std::optional<proxy::ParsedReply> read_reply(std::string& error);
     // True when nothing at all arrives within `wait` (and the connection stays open).
     bool silent_for(std::chrono::milliseconds wait);
     // Plaintext received and not yet taken by read_reply().
-    bool has_unread_input() const { return !in_.empty(); }
+    bool has_unread_input() const { return in_.size() > consumed_; }
     bool encrypted() const { return tls_ != nullptr; }
     std::string tls_description() const;
     // The server's address as connected to ("192.0.2.1", "2001:db8::1").
@@ -62,6 +53,8 @@ public:
 private:
     // Waits until the socket is readable or writable; false on the deadline.
     bool wait_for(short events, std::chrono::steady_clock::time_point deadline);
+    // Drops the last reply from in_ (read_reply() keeps it until the caller is done with it).
+    void drop_consumed();
     // Moves received octets into in_ (through TLS when active); error text or nothing. `deadline`
     // bounds the wait for the first octet.
     std::optional<std::string> receive(std::chrono::steady_clock::time_point deadline);
@@ -72,7 +65,8 @@ private:
     int fd_ = -1;
     std::chrono::milliseconds timeout_{30000};
     std::string peer_address_;
-    std::string in_; // plaintext received
+    std::string in_;           // plaintext received
+    std::size_t consumed_ = 0; // the front of in_ that the last reply occupies
     proxy::BufferPool pool_;
     std::unique_ptr<proxy::TlsPump> tls_;
 };

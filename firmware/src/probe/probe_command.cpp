@@ -11,6 +11,7 @@
 
 #include <relayguard/policy/base64.hpp>
 #include <relayguard/proxy/reply_parser.hpp>
+#include <relayguard/proxy/smtp_client_opening.hpp>
 #include <relayguard/proxy/tls_context.hpp>
 
 #include <csignal>
@@ -29,25 +30,32 @@ constexpr unsigned max_reconnects = 10;
 // What envelope_step() sets `error` to when the server is closing the session with 421.
 constexpr char closing[] = "421";
 
-// What an EHLO reply offers, read by the same code that reads the upstream's.
-proxy::UpstreamCapabilities capabilities_of(const SmtpReply& reply) {
-    proxy::ParsedReply parsed;
-    parsed.status = proxy::ParsedReply::Status::complete;
-    parsed.code = reply.code;
-    parsed.line_count = std::min(reply.lines.size(), proxy::max_reply_lines);
-    for (std::size_t index = 0; index < parsed.line_count; ++index) {
-        parsed.lines[index] = reply.lines[index];
-    }
-    return proxy::parse_ehlo_capabilities(parsed);
+// The first word of the greeting's text: "220 mx.example.com ESMTP" gives "mx.example.com".
+std::string greeting_name(const proxy::ParsedReply& greeting) {
+    const std::string_view text = greeting.line_count ? greeting.lines[0] : std::string_view();
+    return std::string(text.substr(0, text.find(' ')));
 }
 
-// The first word of the greeting's text: "220 mx.example.com ESMTP" gives "mx.example.com".
-std::string greeting_name(const SmtpReply& greeting) {
-    if (greeting.lines.empty()) {
-        return {};
+// The probe's words for the reply that ended the opening (the report and test_probe.py read them).
+std::string opening_refusal(proxy::SmtpClientOpening::Refusal refusal, const std::string& reply) {
+    using Refusal = proxy::SmtpClientOpening::Refusal;
+    switch (refusal) {
+    case Refusal::greeting:
+        return "the server refused the session: " + reply;
+    case Refusal::ehlo:
+        return "EHLO refused: " + reply;
+    case Refusal::starttls_not_offered:
+        return "STARTTLS was asked for and the server does not offer it";
+    case Refusal::starttls_refused:
+        return "STARTTLS refused: " + reply;
+    case Refusal::tls_ehlo:
+        return "EHLO after STARTTLS refused: " + reply;
+    case Refusal::helo: // the probe never falls back to HELO nor sends XCLIENT
+    case Refusal::xclient:
+    case Refusal::xclient_ehlo:
+        break;
     }
-    const std::string& text = greeting.lines.front();
-    return text.substr(0, text.find(' '));
+    return "the opening was refused: " + reply;
 }
 
 class Prober {
@@ -58,13 +66,14 @@ public:
 
 private:
     bool open_session(std::string& error);
-    std::optional<SmtpReply> command(const std::string& line, std::string& error);
+    std::optional<proxy::ParsedReply> command(const std::string& line, std::string& error);
     void pause() const;
     int fail(const std::string& why);
     bool relay_battery(std::string& error);
     // Sends an envelope command and keeps the reply's summary; nothing when the connection failed, or when
     // the server said 421 (then `error` is `closing`).
-    std::optional<SmtpReply> envelope_step(const std::string& line, std::string& summary, std::string& error);
+    std::optional<proxy::ParsedReply> envelope_step(const std::string& line, std::string& summary,
+                                                    std::string& error);
     bool relay_attempt(const RelayForm& form, ProbeAttempt& attempt, std::string& error);
     void auth_before_tls_check();
     bool injection_check(std::string& error);
@@ -93,13 +102,13 @@ void Prober::pause() const {
     }
 }
 
-std::optional<SmtpReply> Prober::command(const std::string& line, std::string& error) {
+std::optional<proxy::ParsedReply> Prober::command(const std::string& line, std::string& error) {
     pause();
     if (std::optional<std::string> failure = connection_.send(line + "\r\n")) {
         error = *failure + " (sending " + line.substr(0, line.find(' ')) + ")";
         return std::nullopt;
     }
-    std::optional<SmtpReply> reply = connection_.read_reply(error);
+    std::optional<proxy::ParsedReply> reply = connection_.read_reply(error);
     if (!reply) {
         error += " (after " + line.substr(0, line.find(' ')) + ")";
     }
@@ -118,54 +127,49 @@ bool Prober::open_session(std::string& error) {
             return false;
         }
     }
-    std::optional<SmtpReply> greeting = connection_.read_reply(error);
-    if (!greeting) {
+    std::optional<proxy::ParsedReply> reply = connection_.read_reply(error);
+    if (!reply) {
         error += " (waiting for the greeting)";
         return false;
     }
-    if (greeting->code != 220) {
-        error = "the server refused the session: " + greeting->summary();
-        return false;
+    const std::string greeting = proxy::reply_summary(*reply);
+    const std::string greeting_host = greeting_name(*reply);
+    proxy::SmtpClientOpening::Options opening_options;
+    opening_options.helo_name = options_.helo;
+    opening_options.tls = options_.tls == ProbeTls::starttls ? proxy::SmtpClientOpening::Tls::required
+                                                             : proxy::SmtpClientOpening::Tls::none;
+    proxy::SmtpClientOpening opening(opening_options);
+    using Kind = proxy::SmtpClientOpening::Step::Kind;
+    proxy::SmtpClientOpening::Step step = opening.received(*reply);
+    while (step.kind == Kind::send || step.kind == Kind::start_tls) {
+        if (step.kind == Kind::start_tls) {
+            if (std::optional<std::string> failure = connection_.start_tls(tls_context_, options_.host)) {
+                error = *failure;
+                return false;
+            }
+            step = opening.tls_established();
+            continue;
+        }
+        reply = command(step.line, error);
+        if (!reply) {
+            return false;
+        }
+        step = opening.received(*reply);
     }
-    std::optional<SmtpReply> ehlo = command("EHLO " + options_.helo, error);
-    if (!ehlo) {
-        return false;
-    }
-    if (ehlo->code_class() != 2) {
-        error = "EHLO refused: " + ehlo->summary();
-        return false;
-    }
-    proxy::UpstreamCapabilities capabilities = capabilities_of(*ehlo);
-    if (first_session_) {
-        first_capabilities_ = capabilities;
-        report_.greeting = greeting->summary();
-        server_name_ = options_.server_name.empty() ? greeting_name(*greeting) : options_.server_name;
+    using Refusal = proxy::SmtpClientOpening::Refusal;
+    const bool ehlo_answered =
+        step.kind == Kind::ready || (step.refusal != Refusal::greeting && step.refusal != Refusal::ehlo);
+    if (first_session_ && ehlo_answered) {
+        first_capabilities_ = opening.first_capabilities();
+        report_.greeting = greeting;
+        server_name_ = options_.server_name.empty() ? greeting_host : options_.server_name;
         if (server_name_.empty()) {
             server_name_ = options_.host;
         }
     }
-    if (options_.tls == ProbeTls::starttls) {
-        if (!capabilities.starttls) {
-            error = "STARTTLS was asked for and the server does not offer it";
-            return false;
-        }
-        std::optional<SmtpReply> ready = command("STARTTLS", error);
-        if (!ready) {
-            return false;
-        }
-        if (ready->code != 220) {
-            error = "STARTTLS refused: " + ready->summary();
-            return false;
-        }
-        if (std::optional<std::string> failure = connection_.start_tls(tls_context_, options_.host)) {
-            error = *failure;
-            return false;
-        }
-        ehlo = command("EHLO " + options_.helo, error);
-        if (!ehlo || ehlo->code_class() != 2) {
-            error = ehlo ? "EHLO after STARTTLS refused: " + ehlo->summary() : error;
-            return false;
-        }
+    if (step.kind == Kind::failed) {
+        error = opening_refusal(step.refusal, proxy::reply_summary(*reply));
+        return false;
     }
     if (first_session_) {
         const std::string mode = options_.tls == ProbeTls::implicit ? "implicit " : "STARTTLS ";
@@ -181,12 +185,12 @@ bool Prober::open_session(std::string& error) {
             error = *failure + " (sending AUTH)";
             return false;
         }
-        std::optional<SmtpReply> auth = connection_.read_reply(error);
+        std::optional<proxy::ParsedReply> auth = connection_.read_reply(error);
         if (!auth) {
             return false;
         }
         if (auth->code != 235) {
-            error = "authentication as " + options_.login + " failed: " + auth->summary();
+            error = "authentication as " + options_.login + " failed: " + proxy::reply_summary(*auth);
             return false;
         }
         report_.login = options_.login;
@@ -195,13 +199,13 @@ bool Prober::open_session(std::string& error) {
     return true;
 }
 
-std::optional<SmtpReply> Prober::envelope_step(const std::string& line, std::string& summary,
-                                               std::string& error) {
-    std::optional<SmtpReply> reply = command(line, error);
+std::optional<proxy::ParsedReply> Prober::envelope_step(const std::string& line, std::string& summary,
+                                                        std::string& error) {
+    std::optional<proxy::ParsedReply> reply = command(line, error);
     if (!reply) {
         return std::nullopt;
     }
-    summary = reply->summary();
+    summary = proxy::reply_summary(*reply);
     if (reply->code == 421) {
         error = closing;
         return std::nullopt;
@@ -215,7 +219,8 @@ bool Prober::relay_attempt(const RelayForm& form, ProbeAttempt& attempt, std::st
     if (!command("RSET", error)) {
         return false;
     }
-    std::optional<SmtpReply> reply = envelope_step("MAIL FROM:" + form.mail_from, attempt.mail_reply, error);
+    std::optional<proxy::ParsedReply> reply =
+        envelope_step("MAIL FROM:" + form.mail_from, attempt.mail_reply, error);
     if (!reply || reply->code_class() != 2) {
         return reply.has_value();
     }
@@ -232,7 +237,7 @@ bool Prober::relay_attempt(const RelayForm& form, ProbeAttempt& attempt, std::st
     if (!reply) {
         return false;
     }
-    attempt.data_reply = reply->summary();
+    attempt.data_reply = proxy::reply_summary(*reply);
     if (reply->code_class() != 3) {
         return true;
     }
@@ -254,7 +259,7 @@ bool Prober::relay_attempt(const RelayForm& form, ProbeAttempt& attempt, std::st
     if (!reply) {
         return false;
     }
-    attempt.final_reply = reply->summary();
+    attempt.final_reply = proxy::reply_summary(*reply);
     return true;
 }
 
@@ -334,12 +339,13 @@ bool Prober::injection_check(std::string& error) {
         error = "STARTTLS injection test: " + *failure;
         return false;
     }
-    std::optional<SmtpReply> reply = probe.read_reply(error);
+    std::optional<proxy::ParsedReply> reply = probe.read_reply(error);
     if (reply && reply->code == 220 && !probe.send("EHLO " + options_.helo + "\r\n")) {
         reply = probe.read_reply(error);
     }
     if (!reply || reply->code_class() != 2) {
-        error = "STARTTLS injection test: " + (reply ? "EHLO refused: " + reply->summary() : error);
+        error =
+            "STARTTLS injection test: " + (reply ? "EHLO refused: " + proxy::reply_summary(*reply) : error);
         return false;
     }
     pause();
@@ -354,7 +360,7 @@ bool Prober::injection_check(std::string& error) {
         error = "STARTTLS injection test: " + error;
         return false;
     }
-    check.reply = reply->summary();
+    check.reply = proxy::reply_summary(*reply);
     if (reply->code != 220) {
         check.verdict = "n/a (STARTTLS refused)";
     } else if (probe.has_unread_input()) {
@@ -366,10 +372,10 @@ bool Prober::injection_check(std::string& error) {
         return false;
     } else if (!probe.silent_for(unsolicited_wait)) {
         std::string ignored;
-        const std::optional<SmtpReply> injected = probe.read_reply(ignored);
+        const std::optional<proxy::ParsedReply> injected = probe.read_reply(ignored);
         check.verdict = "vulnerable";
         check.reply = "after TLS started the server answered the injected RSET: " +
-                      (injected ? injected->summary() : ignored);
+                      (injected ? proxy::reply_summary(*injected) : ignored);
         check.finding = true;
     } else {
         check.verdict = "not vulnerable";
@@ -385,7 +391,7 @@ bool Prober::smuggling_attempt(const SmugglingForm& form, ProbeAttempt& attempt,
     attempt = ProbeAttempt{"smuggling", form.name, "scanner", sender, recipient, "", "", "", "", "kept"};
     for (const std::string& line :
          {std::string("RSET"), "MAIL FROM:" + sender, "RCPT TO:" + recipient, std::string("DATA")}) {
-        std::optional<SmtpReply> reply = command(line, error);
+        std::optional<proxy::ParsedReply> reply = command(line, error);
         if (!reply) {
             return false;
         }
@@ -393,10 +399,10 @@ bool Prober::smuggling_attempt(const SmugglingForm& form, ProbeAttempt& attempt,
         (line.rfind("MAIL", 0) == 0   ? attempt.mail_reply
          : line.rfind("RCPT", 0) == 0 ? attempt.rcpt_reply
          : data                       ? attempt.data_reply
-                                      : attempt.final_reply) = reply->summary();
+                                      : attempt.final_reply) = proxy::reply_summary(*reply);
         if ((data && reply->code != 354) || (!data && reply->code_class() != 2)) {
-            error =
-                "smuggling test " + form.name + ": " + line.substr(0, 4) + " refused: " + reply->summary();
+            error = "smuggling test " + form.name + ": " + line.substr(0, 4) +
+                    " refused: " + proxy::reply_summary(*reply);
             return false;
         }
     }
@@ -415,20 +421,20 @@ bool Prober::smuggling_attempt(const SmugglingForm& form, ProbeAttempt& attempt,
         error = *failure;
         return false;
     }
-    std::optional<SmtpReply> reply = connection_.read_reply(error);
+    std::optional<proxy::ParsedReply> reply = connection_.read_reply(error);
     if (!reply) {
         return false;
     }
-    attempt.final_reply = reply->summary();
+    attempt.final_reply = proxy::reply_summary(*reply);
     unsigned extra = 0;
     while (!connection_.silent_for(unsolicited_wait)) {
         std::string ignored;
-        const std::optional<SmtpReply> more = connection_.read_reply(ignored);
+        const std::optional<proxy::ParsedReply> more = connection_.read_reply(ignored);
         if (!more) {
             break;
         }
         ++extra;
-        attempt.final_reply += ", then " + more->summary();
+        attempt.final_reply += ", then " + proxy::reply_summary(*more);
     }
     attempt.verdict = extra > 0 ? "accepted" : reply->code_class() == 2 ? "kept" : "rejected";
     return true;
