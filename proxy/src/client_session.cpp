@@ -15,9 +15,6 @@ namespace client_session_detail {
 
 // A refused client gets this long to take its one reply line.
 constexpr std::chrono::seconds refuse_timeout{10};
-// A TLS handshake that has not finished by then is abandoned (a slow-loris client holds a session's
-// TLS memory, about 34 KiB, for as long as it is allowed to).
-constexpr std::chrono::seconds tls_handshake_timeout{30};
 
 } // namespace client_session_detail
 
@@ -31,108 +28,6 @@ ClientSession::ClientSession(std::shared_ptr<SessionHost> host, TcpSocket socket
 
 ClientSession::~ClientSession() {
     host_.session_ended(*this);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The upstream leg: the link exists from the session's first MAIL on, so a session that never sends
-// mail (a scanner, an idle connection) never pays for its socket, timer and buffers.
-
-UpstreamLink& ClientSession::upstream() {
-    if (!upstream_) {
-        UpstreamLink::Owner& owner = *this;
-        upstream_ = std::make_unique<UpstreamLink>(host_.io(), host_.pool(), owner);
-    }
-    return *upstream_;
-}
-
-bool ClientSession::upstream_open() const {
-    return upstream_ && upstream_->is_open();
-}
-
-const UpstreamCapabilities& ClientSession::upstream_capabilities() {
-    return upstream().capabilities();
-}
-
-void ClientSession::open_upstream(const ClientIdentity& client) {
-    upstream().open(config(), settings_->hostname, client, settings_->upstream_tls);
-}
-
-void ClientSession::upstream_command(std::string_view line) {
-    upstream().command(line);
-}
-
-void ClientSession::upstream_body(const char* data, std::size_t size) {
-    upstream().send_body(data, size);
-}
-
-void ClientSession::upstream_finish_data() {
-    upstream().finish_data();
-}
-
-void ClientSession::abort_upstream() {
-    if (upstream_) {
-        upstream_->abort();
-    }
-}
-
-void ClientSession::quit_upstream() {
-    if (upstream_) {
-        upstream_->quit();
-    }
-}
-
-void ClientSession::upstream_ready() {
-    dialogue_.upstream_ready();
-    process_input(); // the MAIL may have been answered here: the commands after it go on
-}
-
-void ClientSession::upstream_replied(const ParsedReply& reply) {
-    dialogue_.upstream_replied(reply);
-    process_input();
-}
-
-void ClientSession::upstream_wrote() {
-    dialogue_.upstream_wrote();
-    process_input();
-}
-
-void ClientSession::upstream_failed(UpstreamFault fault, std::string_view detail) {
-    dialogue_.upstream_failed(fault, detail);
-    process_input();
-}
-
-void ClientSession::upstream_notice(bool warning, std::string_view text) {
-    const std::string line = std::string(text) + " (" + config().upstream.host + ":" +
-                             std::to_string(config().upstream.port) + ", for " +
-                             client_notation(client_address()) + ")";
-    if (warning) {
-        host_.log().warning(line);
-    } else {
-        host_.log().info(line);
-    }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// What the dialogue asks besides the upstream
-
-void ClientSession::check_password(std::optional<policy::PasswordHash> hash, std::string password,
-                                   std::string user) {
-    host_.password_checker().check(
-        std::move(hash), std::move(password),
-        [self = shared_from_this(), user = std::move(user)](PasswordChecker::CheckResult result) {
-            if (self->closed_ || !self->dialogue_.password_checked(result, user)) {
-                return;
-            }
-            self->process_input();
-        });
-}
-
-void ClientSession::authenticated() {
-    host_.session_authenticated(*this);
-}
-
-void ClientSession::mail_deadline_met() {
-    mail_deadline_ = std::chrono::steady_clock::time_point::max();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -414,90 +309,6 @@ void ClientSession::after_write() {
         return;
     }
     process_input();
-}
-
-// ---------------------------------------------------------------------------------------------------
-// TLS
-
-void ClientSession::begin_tls() {
-    dialogue_.tls_starting();
-    tls_ = std::make_unique<TlsPump>(settings_->tls, host_.pool());
-    tls_wants_read_ = false;
-    handshaking_ = true;
-    arm_timer(client_session_detail::tls_handshake_timeout);
-    continue_handshake();
-}
-
-void ClientSession::continue_handshake() {
-    const TlsStatus status = tls_->handshake();
-    if (!tls_->to_send().empty()) {
-        write_buffer(tls_->to_send(), true);
-        return;
-    }
-    switch (status) {
-    case TlsStatus::ok:
-        handshake_done();
-        return;
-    case TlsStatus::want_read:
-        tls_wants_read_ = true;
-        read_more();
-        return;
-    case TlsStatus::want_write:
-    case TlsStatus::closed:
-    case TlsStatus::failed:
-        host_.metrics().tls_handshake_failed(listener_slot_);
-        host_.log().info("TLS handshake failed with " + client_notation(client_address()) + ": " +
-                         tls_->last_error());
-        close();
-        return;
-    }
-}
-
-void ClientSession::handshake_done() {
-    handshaking_ = false;
-    const std::string description = tls_->describe();
-    host_.metrics().tls_handshake(listener_slot_, tls_protocol_of(description));
-    host_.log().info("TLS established with " + client_notation(client_address()) + ": " + description);
-    if (listen_tls_ == policy::ListenTls::implicit) {
-        greet();
-        return;
-    }
-    process_input();
-}
-
-void ClientSession::decrypt_input() {
-    ByteBuffer& in = dialogue_.input();
-    while (!closed_) {
-        char* room = in.writable();
-        const std::size_t room_size = in.writable_size();
-        if (room_size == 0) {
-            return; // the commands in the input go first
-        }
-        TlsPump::ReadProgress progress;
-        const TlsStatus status = tls_->read(room, room_size, progress);
-        in.commit(progress.plaintext);
-        if (status == TlsStatus::ok && progress.plaintext > 0) {
-            continue;
-        }
-        if (status == TlsStatus::ok || status == TlsStatus::want_read || status == TlsStatus::want_write) {
-            // want_write: the alert in raw_out goes out first (process_input flushes it), then reading
-            // resumes without waiting for the socket.
-            // An ok without progress also waits for the socket, so this can never spin.
-            tls_wants_read_ =
-                status == TlsStatus::want_read ||
-                (status == TlsStatus::ok && (tls_->received().empty() || progress.ciphertext_taken == 0));
-            return;
-        }
-        if (status == TlsStatus::closed) {
-            // Like a TCP half-close: the commands that came before the alert are still processed and
-            // answered (a final dot and QUIT in the same flight must not lose the message); the session
-            // ends when they run out (read_more).
-            tls_input_ended_ = true;
-            return;
-        }
-        client_gone("TLS: " + tls_->last_error());
-        return;
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------
