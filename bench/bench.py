@@ -32,7 +32,7 @@ REPO = HERE.parent
 
 # relayguard as it is measured: the glibc release build and the static musl build, side by side in
 # every step that measures relayguard.
-RELAYGUARDS = ("relayguard", "relayguard-musl")
+RELAYGUARDS = ("relayguard", "relayguard-musl", "relayguard-baseline")
 
 FULL = {
     "rounds": 3,  # throughput at 20 sessions: medians of 3 interleaved rounds
@@ -88,6 +88,7 @@ class Run:
         self.work.mkdir(parents=True)
         self.binary = Path(args.binary).resolve()
         self.binary_musl = Path(args.binary_musl).resolve() if args.binary_musl else None
+        self.binary_baseline = Path(args.binary_baseline).resolve() if args.binary_baseline else None
         self.results = {
             "mode": "smoke" if args.smoke else "full",
             # --steps or --only: docs/benchmarks.md keeps the last full run's results (report.write_docs)
@@ -150,12 +151,15 @@ class Run:
     # -- which contenders exist ------------------------------------------------------------------
 
     def available(self):
-        names = ["direct", "haproxy", "relayguard", "relayguard-musl", "nginx", "haraka"]
+        names = ["direct", "haproxy", "relayguard", "relayguard-musl", "relayguard-baseline", "nginx", "haraka"]
         present = {"direct": True, "relayguard": self.binary.exists(),
-                   "relayguard-musl": bool(self.binary_musl and self.binary_musl.exists())}
+                   "relayguard-musl": bool(self.binary_musl and self.binary_musl.exists()),
+                   "relayguard-baseline": bool(self.binary_baseline and self.binary_baseline.exists())}
         reasons = {"relayguard": f"{self.binary} does not exist",
                    "relayguard-musl": f"{self.binary_musl} does not exist" if self.binary_musl else
-                   "no static musl build (the musl-x86_64 preset did not build, or --binary-musl was not given)"}
+                   "no static musl build (the musl-x86_64 preset did not build, or --binary-musl was not given)",
+                   "relayguard-baseline": f"{self.binary_baseline} does not exist" if self.binary_baseline else
+                   "no --binary-baseline given"}
         present["haproxy"] = cs.Haproxy.available()
         reasons["haproxy"] = "haproxy is not installed (apt-get install haproxy)"
         present["nginx"] = cs.Nginx.available()
@@ -181,6 +185,8 @@ class Run:
             return cs.Relayguard(workdir, sink, self.binary, **options)
         if name == "relayguard-musl":
             return cs.RelayguardMusl(workdir, sink, self.binary_musl, **options)
+        if name == "relayguard-baseline":
+            return cs.RelayguardBaseline(workdir, sink, self.binary_baseline, **options)
         if name == "nginx":
             return cs.Nginx(workdir, sink, **options)
         if name == "haraka":
@@ -670,12 +676,15 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="a few seconds: tiny counts, one round, no docs")
     parser.add_argument("--binary", default="build/release/firmware/relayguard", help="the relayguard binary to measure")
     parser.add_argument("--binary-musl", help="the static musl relayguard (contender relayguard-musl; skipped without)")
+    parser.add_argument("--binary-baseline",
+                        help="an earlier relayguard build to compare a change with in the same run "
+                             "(contender relayguard-baseline; skipped without)")
     parser.add_argument("--out", required=True, help="the results folder (build/bench/results)")
     parser.add_argument("--haraka-dir", default="build/bench/haraka", help="where npm installed Haraka")
     parser.add_argument("--builds", help="JSON file with the size builds (written by bench/run)")
     parser.add_argument("--docs", help="write docs/benchmarks.md and the plot here (full runs)")
     parser.add_argument("--only", nargs="*",
-                        help="contenders to run (direct haproxy relayguard relayguard-musl nginx haraka)")
+                        help="contenders to run (direct haproxy relayguard relayguard-musl relayguard-baseline nginx haraka)")
     parser.add_argument("--steps", nargs="*", help="throughput bulk latency memory handshakes sizes")
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument("--command-line", default="bench/run", help="the command as typed, for the report")

@@ -379,6 +379,17 @@ class RelayguardMusl(Relayguard):
                 "toolchains/mbedtls/relayguard_mbedtls_config.h), one thread, log level warning")
 
 
+class RelayguardBaseline(Relayguard):
+    """An earlier relayguard build (bench.py --binary-baseline), configured as the current one, so a change
+    is measured against what it replaces in the same run."""
+
+    name = "relayguard-baseline"
+    label = "relayguard (baseline build)"
+
+    def describe(self):
+        return f"the baseline build {self.binary}, configured as relayguard"
+
+
 NGINX_MAIL_MODULES = ["/usr/lib/nginx/modules/ngx_mail_module.so", "/usr/share/nginx/modules/ngx_mail_module.so"]
 
 

@@ -6,9 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ORDER = ["direct", "haproxy", "relayguard", "relayguard-musl", "nginx", "haraka"]
+ORDER = ["direct", "haproxy", "relayguard", "relayguard-musl", "relayguard-baseline", "nginx", "haraka"]
 LABELS = {"direct": "direct", "haproxy": "haproxy (TCP hop)", "relayguard": "relayguard",
-          "relayguard-musl": "relayguard, static musl", "nginx": "nginx mail", "haraka": "Haraka"}
+          "relayguard-musl": "relayguard, static musl",
+          "relayguard-baseline": "relayguard, baseline build", "nginx": "nginx mail", "haraka": "Haraka"}
 KIB = 1024
 MIB = 1024 * 1024
 
@@ -521,7 +522,7 @@ def plot(results, out, png):
                 handle.write(f"{s} " + " ".join("NaN" if v is None else f"{v:.1f}" for v in values) + "\n")
             handle.write("\n\n")
     colours = {"direct": "#555555", "haproxy": "#1f77b4", "relayguard": "#d62728",
-               "relayguard-musl": "#ff7f0e", "nginx": "#2ca02c",
+               "relayguard-musl": "#ff7f0e", "relayguard-baseline": "#8c564b", "nginx": "#2ca02c",
                "haraka": "#9467bd"}
     script = Path(out) / "throughput-sweep.gp"
     panels = []

@@ -138,20 +138,32 @@ bool is_xtext(std::string_view text) {
     return true;
 }
 
-std::string quoted_local_part(std::string_view local_part) {
-    std::string quoted = "\"";
+// Appends the local part as a path writes it: as it is when it is a Dot-string, quoted otherwise.
+void append_local_part(std::string& out, std::string_view local_part) {
+    if (is_dot_string(local_part)) {
+        out.append(local_part);
+        return;
+    }
+    out += '"';
     for (const char c : local_part) {
         if (c == '"' || c == '\\') {
-            quoted += '\\';
+            out += '\\';
         }
-        quoted += c;
+        out += c;
     }
-    quoted += '"';
-    return quoted;
+    out += '"';
 }
 
-std::string local_part_text(std::string_view local_part) {
-    return is_dot_string(local_part) ? std::string(local_part) : quoted_local_part(local_part);
+// The length of what append_local_part() writes, without writing it.
+std::size_t local_part_length(std::string_view local_part) {
+    if (is_dot_string(local_part)) {
+        return local_part.size();
+    }
+    std::size_t length = local_part.size() + 2;
+    for (const char c : local_part) {
+        length += c == '"' || c == '\\' ? 1 : 0;
+    }
+    return length;
 }
 
 enum class DomainProblem : std::uint8_t { none, missing, bad_domain, bad_literal, too_long };
@@ -433,11 +445,11 @@ std::optional<SmtpReply> parse_path_text(std::string_view text, Verb verb, Parse
             return error;
         }
     }
-    if (local_part_text(path.mailbox.local_part).size() > max_local_part_length) {
+    if (local_part_length(path.mailbox.local_part) > max_local_part_length) {
         return length_error(verb, "local part longer than 64 octets");
     }
     // Re-quoting may lengthen what the upstream receives; it must still fit.
-    if (path.mailbox.canonical().size() + 2 > max_path_length) {
+    if (path.mailbox.canonical_length() + 2 > max_path_length) {
         return length_error(verb, "path longer than 256 octets");
     }
     return std::nullopt;
@@ -698,21 +710,62 @@ std::string without_control_characters(std::string_view text) {
     return printable;
 }
 
-std::string Mailbox::canonical() const {
-    std::string text = envelope_detail::local_part_text(local_part);
+void Mailbox::append_canonical(std::string& out) const {
+    envelope_detail::append_local_part(out, local_part);
     if (has_domain()) {
-        text += '@';
-        text += domain;
+        out += '@';
+        out += domain;
     }
+}
+
+std::size_t Mailbox::canonical_length() const {
+    return envelope_detail::local_part_length(local_part) + (has_domain() ? domain.size() + 1 : 0);
+}
+
+std::string Mailbox::canonical() const {
+    std::string text;
+    append_canonical(text);
     return text;
 }
 
+namespace envelope_detail {
+
+// The canonical form of `path` (a ReversePath or a ForwardPath) as a new string.
+template <typename Path>
+std::string canonical_of(const Path& path) {
+    std::string text;
+    path.append_canonical(text);
+    return text;
+}
+
+} // namespace envelope_detail
+
+void ReversePath::append_canonical(std::string& out) const {
+    if (null) {
+        out += "<>";
+        return;
+    }
+    out += '<';
+    mailbox.append_canonical(out);
+    out += '>';
+}
+
 std::string ReversePath::canonical() const {
-    return null ? "<>" : "<" + mailbox.canonical() + ">";
+    return envelope_detail::canonical_of(*this);
+}
+
+void ForwardPath::append_canonical(std::string& out) const {
+    out += '<';
+    if (postmaster) {
+        out += "postmaster";
+    } else {
+        mailbox.append_canonical(out);
+    }
+    out += '>';
 }
 
 std::string ForwardPath::canonical() const {
-    return postmaster ? "<postmaster>" : "<" + mailbox.canonical() + ">";
+    return envelope_detail::canonical_of(*this);
 }
 
 ParseResult<MailCommand> parse_mail_from(std::string_view argument) {

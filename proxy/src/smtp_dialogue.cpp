@@ -309,6 +309,9 @@ void SmtpDialogue::handle_quit() {
 // Logging
 
 void SmtpDialogue::log_reject(std::string_view command, std::string_view reply_line, std::string_view to) {
+    if (!host_.log().enabled(EventLog::Level::info)) {
+        return; // built only to be written: at level warning a refusal costs no allocation
+    }
     const std::string_view from =
         transaction_ ? std::string_view(transaction_->mail_from) : std::string_view();
     host_.log().info(reject_line(command, client_address(), reply_line, dialogue_text::without_brackets(from),
@@ -316,12 +319,12 @@ void SmtpDialogue::log_reject(std::string_view command, std::string_view reply_l
 }
 
 void SmtpDialogue::log_accepted(const ParsedReply& reply) {
+    if (!host_.log().enabled(EventLog::Level::info)) {
+        return;
+    }
     std::string line = "message accepted from " + client_notation(client_address()) +
                        ": from=" + transaction().mail_from + " to=";
-    for (std::size_t index = 0; index < transaction().recipients.size(); ++index) {
-        line += index ? "," : "";
-        line += transaction().recipients[index];
-    }
+    line += transaction().recipients.joined();
     line += " size=" + std::to_string(transaction().scanner.received()) + " upstream=\"" +
             std::to_string(reply.code) + " ";
     dialogue_text::append_clean(line, reply.line_count ? reply.lines[reply.line_count - 1] : "");

@@ -10,6 +10,7 @@
 // are: smtp_dialogue.cpp (input framing, dispatch, HELO/EHLO, RSET, QUIT, the session's end),
 // smtp_dialogue_envelope.cpp (MAIL, RCPT, DATA), smtp_dialogue_data.cpp (the message content),
 // smtp_dialogue_auth.cpp (STARTTLS and AUTH), smtp_dialogue_upstream.cpp (the upstream's replies).
+#include "recipient_list.hpp"
 #include "session_host.hpp"
 #include "session_settings.hpp"
 #include "upstream_link.hpp"
@@ -136,8 +137,9 @@ private:
         std::string mail_from;    // canonical, "<a@b>" or "<>"
         std::string rcpt_pending; // the canonical recipient waiting for the upstream's answer
         RecipientResult rcpt_basis = RecipientResult::accepted_local_domain; // its result if accepted
-        std::string rcpt_relay_reason;       // why it may be relayed ("relay allowed: …"); empty when local
-        std::vector<std::string> recipients; // accepted by the upstream
+        std::string rcpt_relay_reason; // why it may be relayed ("relay allowed: …"); empty when local
+        RecipientList recipients;      // accepted by the upstream
+        std::string upstream_line; // MAIL and RCPT as they go upstream, built in place, its capacity reused
         std::string fault_reply; // set when the upstream failed during DATA: what the client hears at the end
         policy::MailCommand
             mail_parameters; // the accepted MAIL, whose parameters go upstream once it is known

@@ -67,7 +67,8 @@ void SmtpDialogue::handle_mail(const Command& command) {
         return;
     }
     const policy::MailCommand& mail = *parsed.value;
-    transaction().mail_from = mail.path.canonical();
+    transaction().mail_from.clear();
+    mail.path.append_canonical(transaction().mail_from);
     if (mail.smtputf8 && !offered_smtputf8_) {
         metrics.sender(SenderResult::rejected_smtputf8);
         transaction().mail_from.clear();
@@ -122,7 +123,8 @@ void SmtpDialogue::send_mail_upstream() {
         pending_ = Pending::none;
         return;
     }
-    std::string line = "MAIL FROM:" + transaction().mail_from;
+    std::string& line = transaction().upstream_line;
+    line.assign("MAIL FROM:").append(transaction().mail_from);
     smtp_dialogue_envelope_detail::append_mail_parameters(line, transaction().mail_parameters, upstream);
     pending_ = Pending::mail;
     output_.upstream_command(line);
@@ -152,12 +154,16 @@ void SmtpDialogue::handle_rcpt(const Command& command) {
         queue(replies::too_many_recipients);
         return;
     }
-    const policy::Verdict verdict = config().relay.decide(facts(), rcpt.path);
-    transaction().rcpt_pending = rcpt.path.canonical();
+    policy::Verdict verdict = config().relay.decide(facts(), rcpt.path);
+    transaction().rcpt_pending.clear();
+    rcpt.path.append_canonical(transaction().rcpt_pending);
     transaction().rcpt_basis = smtp_dialogue_envelope_detail::accepted_result(verdict.basis);
     const bool relayed =
         verdict.basis != policy::RelayBasis::local_domain && verdict.basis != policy::RelayBasis::postmaster;
-    transaction().rcpt_relay_reason = verdict.accepted && relayed ? verdict.reason : std::string();
+    transaction().rcpt_relay_reason.clear();
+    if (verdict.accepted && relayed) {
+        transaction().rcpt_relay_reason = std::move(verdict.reason);
+    }
     if (!verdict.accepted) {
         metrics.recipient(RecipientResult::rejected_relay_denied);
         queue(verdict.reply.line() + "\r\n");
@@ -177,7 +183,8 @@ void SmtpDialogue::handle_rcpt(const Command& command) {
         metrics.recipient(RecipientResult::deferred_rate_limit);
         return;
     }
-    std::string line = "RCPT TO:" + transaction().rcpt_pending;
+    std::string& line = transaction().upstream_line;
+    line.assign("RCPT TO:").append(transaction().rcpt_pending);
     if (upstream.dsn) {
         for (const policy::EsmtpParameter& parameter : rcpt.parameters) {
             dialogue_text::append_parameter(line, parameter);

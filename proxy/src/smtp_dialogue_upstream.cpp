@@ -104,8 +104,8 @@ void SmtpDialogue::upstream_replied(const ParsedReply& reply) {
             // RSET, would lift the deadline without ever sending anything).
             output_.mail_deadline_met();
             Transaction& current = transaction();
-            current.recipients.push_back(current.rcpt_pending);
-            if (!current.rcpt_relay_reason.empty()) {
+            current.recipients.add(current.rcpt_pending);
+            if (!current.rcpt_relay_reason.empty() && host_.log().enabled(EventLog::Level::info)) {
                 host_.log().info(relay_line(client_address(), current.rcpt_relay_reason,
                                             dialogue_text::without_brackets(current.mail_from),
                                             dialogue_text::without_brackets(current.rcpt_pending),

@@ -98,6 +98,23 @@ TEST_CASE("envelope dequotes quoted local parts and re-quotes only when needed",
     CHECK(envelope_test::rcpt(R"(<"jo\hn"@example.com>)").path.mailbox.local_part == "john");
 }
 
+TEST_CASE("envelope appends canonical forms to a buffer and measures them without writing", "[envelope]") {
+    for (const char* path : {"<bob@example.org>", "<\"john doe\"@example.com>", R"(<"a\"b\\c"@example.com>)",
+                             "<postmaster>", "<@relay.example:bob@example.org>"}) {
+        const RcptCommand command = envelope_test::rcpt(path);
+        INFO(path);
+        CHECK(command.path.mailbox.canonical_length() == command.path.mailbox.canonical().size());
+        // Appended after what the buffer holds, never replacing it.
+        std::string line = "RCPT TO:";
+        command.path.append_canonical(line);
+        CHECK(line == "RCPT TO:" + command.path.canonical());
+    }
+    const MailCommand null_sender = envelope_test::mail("<>");
+    std::string line = "MAIL FROM:";
+    null_sender.path.append_canonical(line);
+    CHECK(line == "MAIL FROM:<>");
+}
+
 TEST_CASE("envelope takes the domain after the last at sign of an unquoted local part", "[envelope]") {
     const RcptCommand command = envelope_test::rcpt("<to@domain.test@host.test>");
     CHECK(command.path.mailbox.local_part == "to@domain.test");

@@ -315,6 +315,59 @@ TEST_CASE("SmtpDialogue answers pipelined commands in order, waiting for each up
         std::string::npos);
 }
 
+TEST_CASE("SmtpDialogue logs each message with the recipients the upstream took, transaction by transaction",
+          "[dialogue]") {
+    Rig rig;
+    rig.dialogue.greet();
+    rig.replies();
+    rig.begin_transaction();
+    for (const char* rcpt : {"<b@local.test>", "<C.D@Local.Test>", "<e@local.test>", "<f@local.test>"}) {
+        rig.send(std::string("RCPT TO:") + rcpt + "\r\n");
+    }
+    const std::vector<std::string> verdicts = {"250 2.1.5 Ok\r\n", "250 2.1.5 Ok\r\n", "550 5.1.1 No\r\n",
+                                               "250 2.1.5 Ok\r\n"};
+    std::vector<std::string> sent;
+    for (const std::string& verdict : verdicts) {
+        for (const std::string& request : rig.output.take()) {
+            if (request.rfind("RCPT", 0) == 0) {
+                sent.push_back(request);
+            }
+        }
+        CHECK(rig.upstream(verdict) == verdict);
+    }
+    // Canonical forms, each line built afresh (a reused buffer must not keep the previous one's tail).
+    CHECK(sent == std::vector<std::string>{"RCPT TO:<b@local.test>", "RCPT TO:<C.D@local.test>",
+                                           "RCPT TO:<e@local.test>", "RCPT TO:<f@local.test>"});
+    rig.send("DATA\r\n");
+    REQUIRE(rig.upstream("354 go\r\n") == "354 End data with <CR><LF>.<CR><LF>\r\n");
+    rig.send("x\r\n.\r\n");
+    rig.dialogue.upstream_wrote();
+    CHECK(rig.upstream("250 2.0.0 Ok: queued as 1\r\n") == "250 2.0.0 Ok: queued as 1\r\n");
+    // The next transaction, on the same upstream link, starts with no recipient, and its MAIL line is
+    // its own.
+    rig.output.take();
+    rig.send("MAIL FROM:<z@sender.test>\r\n");
+    CHECK(rig.output.take() == std::vector<std::string>{"MAIL FROM:<z@sender.test>"});
+    REQUIRE(rig.upstream("250 2.1.0 Ok\r\n") == "250 2.1.0 Ok\r\n");
+    CHECK(rig.send("DATA\r\n") == "554 5.5.1 Error: no valid recipients\r\n");
+    for (const char* rcpt : {"<g@local.test>", "<h@local.test>"}) {
+        rig.send(std::string("RCPT TO:") + rcpt + "\r\n");
+        CHECK(rig.output.take().back() == std::string("RCPT TO:") + rcpt);
+        CHECK(rig.upstream("250 2.1.5 Ok\r\n") == "250 2.1.5 Ok\r\n");
+    }
+    rig.send("DATA\r\n");
+    REQUIRE(rig.upstream("354 go\r\n") == "354 End data with <CR><LF>.<CR><LF>\r\n");
+    rig.send("y\r\n.\r\n");
+    rig.dialogue.upstream_wrote();
+    // The upstream refuses this one: the reject line names the first recipient, as Postfix's does.
+    CHECK(rig.upstream("554 5.7.1 Spam\r\n") == "554 5.7.1 Spam\r\n");
+    const std::string log = rig.host.log_text();
+    CHECK(log.find("from=<a@sender.test> to=<b@local.test>,<C.D@local.test>,<f@local.test> size=3 ") !=
+          std::string::npos);
+    CHECK(log.find("reject: END-OF-MESSAGE from unknown[192.0.2.7]: 554 5.7.1 Spam; from=<z@sender.test> "
+                   "to=<g@local.test> proto=ESMTP") != std::string::npos);
+}
+
 TEST_CASE("SmtpDialogue refuses relaying per RCPT before anything reaches the upstream", "[dialogue]") {
     SECTION("an untrusted client to another domain") {
         Rig rig;

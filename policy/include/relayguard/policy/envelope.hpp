@@ -61,6 +61,9 @@ struct Mailbox {
     bool is_literal() const { return literal.has_value(); }
     // local@domain, the local part re-quoted when it is not a plain Dot-string.
     std::string canonical() const;
+    // The same appended to `out` (whose capacity a caller reuses), and its length without writing it.
+    void append_canonical(std::string& out) const;
+    std::size_t canonical_length() const;
 };
 
 struct EsmtpParameter {
@@ -75,8 +78,9 @@ struct ReversePath {
     bool null = false; // <>
     Mailbox mailbox;
     bool had_source_route = false;
-    // "<>" or "<local@domain>".
+    // "<>" or "<local@domain>"; appended to `out`.
     std::string canonical() const;
+    void append_canonical(std::string& out) const;
 };
 
 struct ForwardPath {
@@ -84,8 +88,10 @@ struct ForwardPath {
     bool postmaster = false;
     Mailbox mailbox;                       // for postmaster: local_part "postmaster", no domain
     std::vector<std::string> source_route; // the normalised domains of "@a,@b:", in order
-    // "<local@domain>" without any source route; "<postmaster>" for the special recipient.
+    // "<local@domain>" without any source route; "<postmaster>" for the special recipient; appended to
+    // `out`.
     std::string canonical() const;
+    void append_canonical(std::string& out) const;
 };
 
 struct MailCommand {
