@@ -11,7 +11,10 @@ the benchmark's configuration. smtp-source then sends, each workload between two
            the allocations per extra RCPT
   one/1    N messages of one recipient, one connection each: per session and message
 Allocation counts do not depend on the machine's load, so one round says as much as several; --rounds
-repeats them to show it (the numbers are printed per round). Prints a table; --json writes the counts.
+repeats them to show it (the numbers are printed per round). The process's CPU time per message and per
+extra RCPT (user + system, counted in clock ticks: give it thousands of messages) is printed beside
+them; that one is noisy, and the median of the rounds is the figure to compare. Prints a table; --json
+writes the counts.
 A static musl binary cannot be preloaded: measure the glibc release build of the same source.
 """
 import argparse
@@ -70,10 +73,11 @@ def measure(name, binary, library, sink, workdir, messages):
         send(contender.port, 20, True, 1)  # warm-up: the upstream link's first use, buffers, caches
         added = {}
         for workload, many, recipients in WORKLOADS:
-            before = read_counts(counts_file)
+            before, cpu_before = read_counts(counts_file), cs.cpu_seconds(process.pid)
             send(contender.port, messages, many, recipients)
-            after = read_counts(counts_file)
+            after, cpu_after = read_counts(counts_file), cs.cpu_seconds(process.pid)
             added[workload] = {key: after[key] - before[key] for key in COUNTERS}
+            added[workload]["cpu_seconds"] = cpu_after - cpu_before
         if process.popen.poll() is not None:
             raise RuntimeError(f"{name} exited during the measurement: {process.log_tail()}")
         return added
@@ -84,9 +88,11 @@ def measure(name, binary, library, sink, workdir, messages):
 def per_unit(added, messages):
     many1, many10, one1 = (added[key]["allocations"] + added[key]["reallocations"] for key, _, _ in WORKLOADS)
     octets1, octets10 = added["many/1"]["octets"], added["many/10"]["octets"]
+    cpu1, cpu10 = added["many/1"]["cpu_seconds"], added["many/10"]["cpu_seconds"]
     return {"per message": many1 / messages, "per extra RCPT": (many10 - many1) / (9 * messages),
             "per session and message": one1 / messages,
-            "octets per message": octets1 / messages, "octets per extra RCPT": (octets10 - octets1) / (9 * messages)}
+            "octets per message": octets1 / messages, "octets per extra RCPT": (octets10 - octets1) / (9 * messages),
+            "CPU µs per message": cpu1 * 1e6 / messages, "CPU µs per extra RCPT": (cpu10 - cpu1) * 1e6 / (9 * messages)}
 
 
 def main():
@@ -123,8 +129,12 @@ def main():
         for index, result in enumerate(rounds, 1):
             print(f"| {name} | {index} | " + " | ".join(f"{result['per'][key]:.2f}" for key in keys) + " |")
     if "baseline" in results:
-        now, then = results["relayguard"][-1]["per"], results["baseline"][-1]["per"]
-        print("| relayguard / baseline | | " +
+        def median(name, key):
+            values = sorted(result["per"][key] for result in results[name])
+            return values[len(values) // 2]
+        now = {key: median("relayguard", key) for key in keys}
+        then = {key: median("baseline", key) for key in keys}
+        print("| relayguard / baseline (medians) | | " +
               " | ".join(f"{now[key] / then[key]:.2f}" if then[key] else "-" for key in keys) + " |")
     if args.json:
         Path(args.json).write_text(json.dumps({"messages": args.messages, "binaries": {
