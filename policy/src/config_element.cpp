@@ -1,19 +1,17 @@
 #include "config_element.hpp"
 
+#include <relayguard/policy/ascii.hpp>
+
 #include <algorithm>
 
 namespace relayguard::policy {
 namespace config_element_detail {
 
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 std::string_view trimmed(std::string_view text) {
-    while (!text.empty() && is_space(text.front())) {
+    while (!text.empty() && is_ascii_space(text.front())) {
         text.remove_prefix(1);
     }
-    while (!text.empty() && is_space(text.back())) {
+    while (!text.empty() && is_ascii_space(text.back())) {
         text.remove_suffix(1);
     }
     return text;

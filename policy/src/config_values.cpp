@@ -1,5 +1,6 @@
 #include "config_values.hpp"
 
+#include <relayguard/policy/ascii.hpp>
 #include <relayguard/policy/units.hpp>
 
 #include <cstddef>
@@ -22,9 +23,6 @@ bool is_letter(char c) {
 }
 bool is_visible_ascii(char c) {
     return c > ' ' && c < 0x7f;
-}
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 bool all_visible_ascii(std::string_view text) {
@@ -92,11 +90,11 @@ std::vector<std::string_view> split_words(std::string_view text) {
     std::vector<std::string_view> words;
     std::size_t index = 0;
     while (index < text.size()) {
-        while (index < text.size() && is_space(text[index])) {
+        while (index < text.size() && is_ascii_space(text[index])) {
             ++index;
         }
         const std::size_t start = index;
-        while (index < text.size() && !is_space(text[index])) {
+        while (index < text.size() && !is_ascii_space(text[index])) {
             ++index;
         }
         if (index > start) {
@@ -104,19 +102,6 @@ std::vector<std::string_view> split_words(std::string_view text) {
         }
     }
     return words;
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t index = 0; index < a.size(); ++index) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-        if (lower(a[index]) != lower(b[index])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 } // namespace config_values_detail
@@ -244,7 +229,7 @@ std::optional<std::vector<AuthMechanism>> parse_mechanisms_value(std::string_vie
     for (const std::string_view word : config_values_detail::split_words(text)) {
         const Choice<AuthMechanism>* match = nullptr;
         for (const Choice<AuthMechanism>& choice : supported) {
-            if (config_values_detail::equal_ignoring_case(choice.name, word)) {
+            if (equals_ignoring_ascii_case(choice.name, word)) {
                 match = &choice;
             }
         }

@@ -1,5 +1,6 @@
 #include "utf8.hpp"
 
+#include <relayguard/policy/ascii.hpp>
 #include <relayguard/policy/domain_set.hpp>
 #include <relayguard/policy/envelope.hpp>
 
@@ -73,22 +74,6 @@ std::string upper_case(std::string_view text) {
         c = to_upper(c);
     }
     return upper;
-}
-
-bool equals_ignoring_case(std::string_view left, std::string_view right) {
-    if (left.size() != right.size()) {
-        return false;
-    }
-    for (std::size_t index = 0; index < left.size(); ++index) {
-        if (to_upper(left[index]) != to_upper(right[index])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-    return text.size() >= prefix.size() && equals_ignoring_case(text.substr(0, prefix.size()), prefix);
 }
 
 bool has_control_character(std::string_view text) {
@@ -182,7 +167,7 @@ DomainProblem resolve_domain(std::string_view text, std::string& canonical,
         const std::string_view inner = text.substr(1, text.size() - 2);
         // RFC 5321 §4.1.3: IPv4 literals are bare dotted quads, IPv6 ones carry the tag; general
         // address literals name protocols nobody routes mail over.
-        const bool tagged = starts_with_ignoring_case(inner, ipv6_tag);
+        const bool tagged = starts_with_ignoring_ascii_case(inner, ipv6_tag);
         const std::string_view address_text = tagged ? inner.substr(ipv6_tag.size()) : inner;
         const bool looks_v6 = address_text.find(':') != std::string_view::npos;
         if (tagged != looks_v6) {
@@ -432,7 +417,7 @@ std::optional<SmtpReply> parse_path_text(std::string_view text, Verb verb, Parse
     // Quoting does not change a local part, so <"Postmaster"> is the special recipient as well: the
     // upstream will read our canonical <postmaster> that way.
     if (verb == Verb::rcpt && at == std::string_view::npos && path.source_route.empty() &&
-        equals_ignoring_case(path.mailbox.local_part, "postmaster")) {
+        equals_ignoring_ascii_case(path.mailbox.local_part, "postmaster")) {
         path.postmaster = true;
         path.mailbox.local_part = "postmaster";
         path.mailbox.local_part_was_quoted = false;
@@ -526,7 +511,7 @@ bool parse_size(std::string_view text, std::uint64_t& size) {
 
 // RFC 3461 §4.1: NOTIFY=NEVER, or a comma-separated list of SUCCESS, FAILURE and DELAY.
 bool is_notify_value(std::string_view text) {
-    if (equals_ignoring_case(text, "NEVER")) {
+    if (equals_ignoring_ascii_case(text, "NEVER")) {
         return true;
     }
     static constexpr std::string_view conditions[] = {"SUCCESS", "FAILURE", "DELAY"};
@@ -540,7 +525,7 @@ bool is_notify_value(std::string_view text) {
         const std::string_view item = text.substr(start, comma - start);
         bool known = false;
         for (std::size_t index = 0; index < 3; ++index) {
-            if (equals_ignoring_case(item, conditions[index])) {
+            if (equals_ignoring_ascii_case(item, conditions[index])) {
                 if (seen[index]) {
                     return false;
                 }
@@ -570,7 +555,7 @@ bool is_orcpt_value(std::string_view text, bool smtputf8) {
     if (!is_keyword(type)) {
         return false;
     }
-    if (smtputf8 && equals_ignoring_case(type, "utf-8") && has_non_ascii(address)) {
+    if (smtputf8 && equals_ignoring_ascii_case(type, "utf-8") && has_non_ascii(address)) {
         if (!is_well_formed_utf8(address)) {
             return false;
         }
@@ -596,9 +581,9 @@ std::optional<SmtpReply> apply_parameter(const EsmtpParameter& parameter, MailCo
             command.size = size;
         }
     } else if (keyword == "BODY") {
-        if (valid && equals_ignoring_case(value, "7BIT")) {
+        if (valid && equals_ignoring_ascii_case(value, "7BIT")) {
             command.body = BodyType::seven_bit;
-        } else if (valid && equals_ignoring_case(value, "8BITMIME")) {
+        } else if (valid && equals_ignoring_ascii_case(value, "8BITMIME")) {
             command.body = BodyType::eight_bit_mime;
         } else {
             valid = false;
@@ -607,7 +592,8 @@ std::optional<SmtpReply> apply_parameter(const EsmtpParameter& parameter, MailCo
         valid = !parameter.has_value;
         command.smtputf8 = valid;
     } else if (keyword == "RET") {
-        valid = valid && (equals_ignoring_case(value, "FULL") || equals_ignoring_case(value, "HDRS"));
+        valid =
+            valid && (equals_ignoring_ascii_case(value, "FULL") || equals_ignoring_ascii_case(value, "HDRS"));
     } else if (keyword == "ENVID") {
         valid = valid && !value.empty() && value.size() <= max_envid_length && is_xtext(value);
     } else if (keyword == "AUTH") {

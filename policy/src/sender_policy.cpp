@@ -1,25 +1,10 @@
+#include <relayguard/policy/ascii.hpp>
 #include <relayguard/policy/sender_policy.hpp>
 
 #include <utility>
 
 namespace relayguard::policy {
 namespace sender_policy_detail {
-
-char to_lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equal_ignoring_case(std::string_view left, std::string_view right) {
-    if (left.size() != right.size()) {
-        return false;
-    }
-    for (std::size_t index = 0; index < left.size(); ++index) {
-        if (to_lower(left[index]) != to_lower(right[index])) {
-            return false;
-        }
-    }
-    return true;
-}
 
 // A configured sender goes through the same parser as MAIL FROM, so that "alice@Example.COM." in the
 // configuration and "<alice@example.com>" on the wire resolve to the same mailbox. SMTPUTF8 is given
@@ -67,7 +52,7 @@ bool SenderPattern::matches(const Mailbox& sender) const {
     if (!sender.has_domain() || sender.domain != domain) {
         return false;
     }
-    return local_part.empty() || sender_policy_detail::equal_ignoring_case(local_part, sender.local_part);
+    return local_part.empty() || equals_ignoring_ascii_case(local_part, sender.local_part);
 }
 
 SenderPolicy::SenderPolicy(LocalSenders local_senders,

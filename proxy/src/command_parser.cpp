@@ -27,10 +27,6 @@ bool is_ascii_letter(char octet) {
     return (octet >= 'a' && octet <= 'z') || (octet >= 'A' && octet <= 'Z');
 }
 
-char to_ascii_upper(char octet) {
-    return octet >= 'a' && octet <= 'z' ? static_cast<char>(octet - 'a' + 'A') : octet;
-}
-
 bool has_eight_bit_octet(std::string_view text) {
     for (const char octet : text) {
         if (static_cast<unsigned char>(octet) > 0x7f) {
@@ -133,19 +129,6 @@ Command parse_command(std::string_view line) {
 
 bool may_be_followed_in_group(Verb verb) {
     return verb == Verb::rset || verb == Verb::mail || verb == Verb::rcpt;
-}
-
-bool equals_ignoring_ascii_case(std::string_view left, std::string_view right) {
-    if (left.size() != right.size()) {
-        return false;
-    }
-    for (std::size_t index = 0; index < left.size(); ++index) {
-        if (command_parser_detail::to_ascii_upper(left[index]) !=
-            command_parser_detail::to_ascii_upper(right[index])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 } // namespace relayguard::proxy

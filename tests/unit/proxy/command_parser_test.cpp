@@ -425,20 +425,6 @@ TEST_CASE("command parser lets only RSET MAIL and RCPT lead a pipelined group", 
     }
 }
 
-TEST_CASE("command parser compares ASCII case-insensitively only", "[command_parser]") {
-    CHECK(equals_ignoring_ascii_case("EHLO", "ehlo"));
-    CHECK(equals_ignoring_ascii_case("StartTls", "STARTTLS"));
-    CHECK(equals_ignoring_ascii_case("", ""));
-    CHECK(equals_ignoring_ascii_case("8BITMIME", "8bitmime"));
-    CHECK_FALSE(equals_ignoring_ascii_case("EHLO", "EHL"));
-    CHECK_FALSE(equals_ignoring_ascii_case("EHLO", "HELO"));
-    // '@' and '`' sit 0x20 below 'A' and 'a' kin; 0xC3 and 0xE3 differ by 0x20 too.
-    CHECK_FALSE(equals_ignoring_ascii_case("@", "`"));
-    CHECK_FALSE(equals_ignoring_ascii_case("[", "{"));
-    CHECK_FALSE(equals_ignoring_ascii_case("\xc3", "\xe3"));
-    CHECK(equals_ignoring_ascii_case("\xc3", "\xc3"));
-}
-
 TEST_CASE("command parser names exactly the control characters", "[command_parser]") {
     int control_count = 0;
     for (int value = 0; value < 256; ++value) {

@@ -2,6 +2,8 @@
 // Client command lines: framing (where does the next line end?) and parsing (which verb, which
 // argument?). Pure functions of bytes, like nginx's ngx_mail_parse: they copy nothing and return slices
 // into the caller's buffer, so the session can parse straight from its fixed input buffer.
+#include <relayguard/policy/ascii.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -100,7 +102,7 @@ constexpr bool contains_control_character(std::string_view text) {
 }
 
 // SMTP compares verbs, keywords and parameters in ASCII only (RFC 5321 §2.4): octets above 127 are
-// compared exactly, never folded.
-bool equals_ignoring_ascii_case(std::string_view left, std::string_view right);
+// compared exactly, never folded. One definition for the tree, in policy.
+using policy::equals_ignoring_ascii_case;
 
 } // namespace relayguard::proxy
