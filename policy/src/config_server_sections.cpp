@@ -22,6 +22,10 @@ constexpr milliseconds max_greet_delay = std::chrono::seconds(30);
 constexpr milliseconds max_shutdown_timeout = std::chrono::minutes(10);
 
 constexpr unsigned max_connections_limit = 65535;
+// Idle upstream connections: each is a descriptor and a process on a legacy server that forks per
+// connection, so a handful; and a bound on how long one connection carries mail before it is renewed.
+constexpr unsigned max_upstream_pool_size = 64;
+constexpr unsigned max_pool_transactions = 100'000;
 constexpr unsigned max_recipients_limit = 100'000;
 constexpr unsigned max_connection_rate_limit = 1'000'000;
 // TLS ticket keys: rotated at least daily (each key is also accepted for one more lifetime); a
@@ -204,9 +208,10 @@ void read_metrics_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, P
 
 void read_upstream_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, ProblemLog& log) {
     namespace local = config_server_sections_detail;
-    const ConfigElement element(
-        xml, log,
-        {"host", "port", "tls", "connect-timeout", "command-timeout", "data-timeout", "xclient", "ca"});
+    const ConfigElement element(xml, log,
+                                {"host", "port", "tls", "connect-timeout", "command-timeout", "data-timeout",
+                                 "xclient", "ca", "pool-size", "pool-idle-time", "pool-max-transactions",
+                                 "prewarm"});
     element.reject_children();
     UpstreamConfig& upstream = draft.config.upstream;
     element.read("host", upstream.host, parse_host_value, true);
@@ -229,6 +234,17 @@ void read_upstream_section(const tinyxml2::XMLElement& xml, ConfigDraft& draft, 
         // TLS nothing would be.
         element.error("ca",
                       "a CA file is only used when tls is \"starttls\" or \"required\", and tls is \"none\"");
+    }
+    element.read("pool-size", upstream.pool_size, whole_number_in(0, local::max_upstream_pool_size));
+    element.read("pool-idle-time", upstream.pool_idle_time,
+                 duration_in(local::min_timeout, local::max_session_timeout));
+    element.read("pool-max-transactions", upstream.pool_max_transactions,
+                 whole_number_in(1, local::max_pool_transactions));
+    if (element.read("prewarm", upstream.prewarm, whole_number_in(0, local::max_upstream_pool_size)) &&
+        upstream.prewarm > upstream.pool_size) {
+        element.error("prewarm", "prewarmed connections wait in the pool, so prewarm (" +
+                                     std::to_string(upstream.prewarm) + ") cannot exceed pool-size (" +
+                                     std::to_string(upstream.pool_size) + ")");
     }
 }
 

@@ -125,7 +125,7 @@ private:
     // once it has, or once it logged in, or for a trusted session.
     std::chrono::steady_clock::time_point mail_deadline_ = std::chrono::steady_clock::time_point::max();
     SmtpDialogue dialogue_;
-    std::unique_ptr<UpstreamLink> upstream_; // from the first MAIL on
+    std::shared_ptr<UpstreamLink> upstream_; // from the first MAIL on; may come from the pool
 
     // The TLS session with its ciphertext buffers, from STARTTLS (or the connect, for implicit TLS) on.
     std::unique_ptr<TlsPump> tls_;

@@ -1,6 +1,7 @@
 // ClientSession's side of SmtpDialogue::Output and of UpstreamLink::Owner: what the dialogue asks of its
 // connection, and what the upstream link reports back, passed between the two.
 #include "client_session.hpp"
+#include "upstream_pool.hpp"
 
 #include <relayguard/proxy/event_log.hpp>
 
@@ -13,7 +14,7 @@ namespace relayguard::proxy {
 UpstreamLink& ClientSession::upstream() {
     if (!upstream_) {
         UpstreamLink::Owner& owner = *this;
-        upstream_ = std::make_unique<UpstreamLink>(host_.io(), host_.pool(), owner);
+        upstream_ = std::make_shared<UpstreamLink>(host_.io(), host_.pool(), owner);
     }
     return *upstream_;
 }
@@ -27,6 +28,13 @@ const UpstreamCapabilities& ClientSession::upstream_capabilities() {
 }
 
 void ClientSession::open_upstream(const ClientIdentity& client) {
+    // A parked connection of this configuration when there is one: it has greeted and heard EHLO.
+    if (std::shared_ptr<UpstreamLink> pooled = host_.upstream_pool().take(*settings_)) {
+        upstream_ = std::move(pooled); // an old link's pending handlers hold it until they have run
+        upstream_->set_owner(*this);
+        upstream_->reuse(client);
+        return;
+    }
     upstream().open(config(), settings_->hostname, client, settings_->upstream_tls);
 }
 
@@ -48,10 +56,15 @@ void ClientSession::abort_upstream() {
     }
 }
 
+// Between commands the connection may go to the pool, which says RSET; otherwise QUIT and close.
 void ClientSession::quit_upstream() {
-    if (upstream_) {
-        upstream_->quit();
+    if (!upstream_) {
+        return;
     }
+    if (host_.upstream_pool().park(upstream_, settings_)) {
+        return; // upstream_ is empty now; the next MAIL takes a connection from the pool or opens one
+    }
+    upstream_->quit();
 }
 
 void ClientSession::upstream_ready() {

@@ -344,6 +344,11 @@ void Metrics::write(std::string& out, ExpositionFormat format) const {
     w.family("relayguard_upstream_connects", "counter",
              "TCP connections to the upstream that were established.");
     w.sample("relayguard_upstream_connects", "_total", {}, upstream_connects_);
+    w.family("relayguard_upstream_reuses", "counter",
+             "Client sessions that took up a pooled upstream connection which passed its check.");
+    w.sample("relayguard_upstream_reuses", "_total", {}, upstream_reuses_);
+    w.family("relayguard_upstream_pool_idle", "gauge", "Upstream connections parked in the pool.");
+    w.sample("relayguard_upstream_pool_idle", "", {}, upstream_pool_idle_);
     w.family("relayguard_upstream_errors", "counter", "Upstream faults, by kind.");
     for (std::size_t kind = 0; kind < upstream_errors_.size(); ++kind) {
         w.sample("relayguard_upstream_errors", "_total", {{"kind", local::upstream_error_kinds[kind]}},

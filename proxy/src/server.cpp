@@ -3,6 +3,7 @@
 #include "listening_socket.hpp"
 #include "session_host.hpp"
 #include "smtp_replies.hpp"
+#include "upstream_pool.hpp"
 
 #include <relayguard/proxy/client_rate_tracker.hpp>
 #include <relayguard/proxy/event_log.hpp>
@@ -63,7 +64,8 @@ public:
                                                                 config_->limits.client_ipv6_prefix)),
           mail_rates_(config_->limits),
           password_checker_([&io](std::function<void()> job) { asio::post(io, std::move(job)); }),
-          shutdown_timer_(io), sweep_timer_(io) {
+          upstream_pool_(std::make_shared<UpstreamPool>(io, pool_, log, metrics)), shutdown_timer_(io),
+          sweep_timer_(io) {
         settings_ =
             std::make_shared<const SessionSettings>(config_, tls_.listeners, tls_.upstream, hostname_);
     }
@@ -86,6 +88,7 @@ public:
     void session_authenticated(ClientSession& session) override;
     bool under_stress() const override { return stressed_; }
     PasswordChecker& password_checker() override { return password_checker_; }
+    UpstreamPool& upstream_pool() override { return *upstream_pool_; }
     void note_upstream_smtputf8(bool offered) override { upstream_smtputf8_ = offered; }
     void session_ended(ClientSession& session) override;
     void wake_at(std::chrono::steady_clock::time_point deadline) override;
@@ -137,6 +140,8 @@ private:
     std::unique_ptr<ClientRateTracker> connection_rates_;
     MailRateLimiter mail_rates_;
     PasswordChecker password_checker_;
+    // Held by shared_ptr: its connections' pending handlers reach it through a weak_ptr.
+    std::shared_ptr<UpstreamPool> upstream_pool_;
     std::vector<std::shared_ptr<Listener>> listeners_;
     bool started_ = false;
     std::unordered_set<ClientSession*> sessions_;
@@ -203,6 +208,7 @@ std::vector<std::string> Server::Impl::set_listeners(const std::vector<ListenerS
 
 void Server::Impl::start() {
     started_ = true;
+    upstream_pool_->configure(settings_); // opens the prewarm connections
     for (const std::shared_ptr<Listener>& listener : listeners_) {
         log_.info("listening on " + listener->spec.name());
         accept(listener);
@@ -260,6 +266,10 @@ void Server::Impl::use_config(std::shared_ptr<const policy::Config> config, TlsC
     tls_ = std::move(tls);
     hostname_ = std::move(hostname);
     settings_ = std::make_shared<const SessionSettings>(config_, tls_.listeners, tls_.upstream, hostname_);
+    if (started_ && !stopping_) {
+        // Parked connections belong to the old configuration (its upstream, TLS, XCLIENT, limits).
+        upstream_pool_->configure(settings_);
+    }
 }
 
 void Server::Impl::recount_sessions_per_client() {
@@ -448,6 +458,7 @@ void Server::Impl::shutdown(std::function<void()> drained) {
     for (const std::shared_ptr<Listener>& listener : listeners_) {
         close_listener(*listener);
     }
+    upstream_pool_->close_all();
     log_.info("stopping: " + std::to_string(sessions_.size()) + " sessions open");
     // drain() may end a session (and so change the set): work on a copy of strong references.
     std::vector<std::shared_ptr<ClientSession>> open;

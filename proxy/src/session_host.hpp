@@ -22,6 +22,7 @@ class io_context;
 namespace relayguard::proxy {
 
 class ClientSession;
+class UpstreamPool;
 
 // Which of the server's connection limits a session counts against: max-connections for the internet,
 // trusted-connections for the relay allowlist and for sessions that authenticated, so a flood of
@@ -43,6 +44,8 @@ public:
     // Messages and recipients per client and per login, shared by all sessions (<limits
     // max-message-rate> and the others).
     virtual MailRateLimiter& mail_rates() = 0;
+    // Idle upstream connections kept between sessions (<upstream pool-size>).
+    virtual UpstreamPool& upstream_pool() = 0;
     // PBKDF2 checks run here, off the event loop.
     virtual PasswordChecker& password_checker() = 0;
     // Whether the server is in stress mode (<limits stress-threshold>): untrusted sessions then get the

@@ -27,7 +27,8 @@ std::string xtext(std::string_view value) {
 
 } // namespace smtp_client_opening_detail
 
-std::string xclient_command(const UpstreamCapabilities& offered, const ClientIdentity& client) {
+std::string xclient_command(const UpstreamCapabilities& offered, const ClientIdentity& client,
+                            bool overwrite) {
     using smtp_client_opening_detail::xtext;
     std::string line = "XCLIENT";
     if (offered.xclient_addr) {
@@ -38,11 +39,11 @@ std::string xclient_command(const UpstreamCapabilities& offered, const ClientIde
     if (offered.xclient_name) {
         line += " NAME=[UNAVAILABLE]"; // relayguard does no reverse lookups
     }
-    if (offered.xclient_helo && !client.helo.empty()) {
-        line += " HELO=" + xtext(client.helo);
+    if (offered.xclient_helo && (!client.helo.empty() || overwrite)) {
+        line += " HELO=" + (client.helo.empty() ? std::string("[UNAVAILABLE]") : xtext(client.helo));
     }
-    if (offered.xclient_login && !client.login.empty()) {
-        line += " LOGIN=" + xtext(client.login);
+    if (offered.xclient_login && (!client.login.empty() || overwrite)) {
+        line += " LOGIN=" + (client.login.empty() ? std::string("[UNAVAILABLE]") : xtext(client.login));
     }
     if (offered.xclient_proto) {
         line += client.esmtp ? " PROTO=ESMTP" : " PROTO=SMTP";
@@ -141,6 +142,11 @@ SmtpClientOpening::Step SmtpClientOpening::received(const ParsedReply& reply) {
             return failed(Refusal::xclient, reply.code);
         }
         return send("EHLO " + options_.helo_name, Stage::xclient_ehlo);
+    case Stage::health_check:
+        if (!positive) {
+            return failed(Refusal::health_check, reply.code);
+        }
+        return ready();
     case Stage::tls_handshake:
     case Stage::done:
         break;
@@ -153,9 +159,25 @@ SmtpClientOpening::Step SmtpClientOpening::tls_established() {
     return send("EHLO " + options_.helo_name, Stage::tls_ehlo);
 }
 
+SmtpClientOpening::Step SmtpClientOpening::resume(const UpstreamCapabilities& capabilities) {
+    capabilities_ = capabilities;
+    first_capabilities_ = capabilities;
+    resumed_ = true;
+    if (introduces_client()) {
+        return send(xclient_command(capabilities_, options_.client, true), Stage::xclient);
+    }
+    return send("NOOP", Stage::health_check);
+}
+
+// XCLIENT when it is on and offered, and there is a client to tell of (a connection opened ahead of
+// any client, to be pooled, has none: it says XCLIENT when a client takes it up).
+bool SmtpClientOpening::introduces_client() const {
+    return options_.xclient && capabilities_.xclient && !options_.client.address.empty();
+}
+
 SmtpClientOpening::Step SmtpClientOpening::after_ehlo(std::string tls_skipped) {
-    Step step = options_.xclient && capabilities_.xclient
-                    ? send(xclient_command(capabilities_, options_.client), Stage::xclient)
+    Step step = introduces_client()
+                    ? send(xclient_command(capabilities_, options_.client, resumed_), Stage::xclient)
                     : ready();
     step.tls_skipped = std::move(tls_skipped);
     return step;

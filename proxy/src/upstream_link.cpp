@@ -27,7 +27,7 @@ const char* describe(UpstreamFault fault) {
 }
 
 UpstreamLink::UpstreamLink(asio::io_context& io, BufferPool& pool, Owner& owner)
-    : io_(io), pool_(pool), owner_(owner), socket_(io), timer_(io), in_(pool), out_(pool) {
+    : io_(io), pool_(pool), owner_(&owner), socket_(io), timer_(io), in_(pool), out_(pool) {
 }
 
 UpstreamLink::~UpstreamLink() {
@@ -44,12 +44,39 @@ void UpstreamLink::open(const policy::Config& config, std::string_view hostname,
     client_ = client;
     tls_context_ = std::move(tls);
     clear_text_retry_ = false;
+    reusing_ = false;
     start_connection();
+}
+
+void UpstreamLink::reuse(const ClientIdentity& client) {
+    client_ = client;
+    ++generation_; // nothing of the parked connection's past is awaited any more
+    asio::error_code error;
+    const bool dirty =
+        !in_.empty() || (tls_ && tls_->input_pending()) || socket_.available(error) > 0 || error;
+    if (!parkable() || dirty) {
+        // Most likely a 421 and a close while it was parked: a fresh connection, as if none were pooled.
+        reusing_ = false;
+        close_socket();
+        start_connection();
+        return;
+    }
+    SmtpClientOpening::Options options;
+    options.helo_name = hostname_;
+    options.xclient = config_->upstream.xclient;
+    options.client = client_;
+    opening_.emplace(std::move(options));
+    reusing_ = true;
+    ready_ = false;
+    const SmtpClientOpening::Step step = opening_->resume(capabilities_);
+    send_line(step.line, Phase::opening);
 }
 
 void UpstreamLink::start_connection() {
     const policy::UpstreamConfig& upstream = config_->upstream;
     capabilities_ = {};
+    transactions_ = 0;
+    busy_ = false;
     SmtpClientOpening::Options options;
     options.helo_name = hostname_;
     options.tls = clear_text_retry_ || upstream.tls == policy::UpstreamTls::none
@@ -83,8 +110,8 @@ void UpstreamLink::start_connection() {
     const std::uint32_t generation = generation_;
     resolver_->async_resolve(
         upstream.host, port,
-        [this, generation, alive = owner_.keep_alive()](const asio::error_code& error,
-                                                        asio::ip::tcp::resolver::results_type results) {
+        [this, generation, alive = keep_alive()](const asio::error_code& error,
+                                                 asio::ip::tcp::resolver::results_type results) {
             if (generation != generation_) {
                 return;
             }
@@ -100,8 +127,8 @@ void UpstreamLink::start_connection() {
 void UpstreamLink::connect(const asio::ip::tcp::resolver::results_type& endpoints) {
     const std::uint32_t generation = generation_;
     asio::async_connect(socket_, endpoints,
-                        [this, generation, alive = owner_.keep_alive()](const asio::error_code& error,
-                                                                        const asio::ip::tcp::endpoint&) {
+                        [this, generation, alive = keep_alive()](const asio::error_code& error,
+                                                                 const asio::ip::tcp::endpoint&) {
                             if (generation != generation_) {
                                 return;
                             }
@@ -110,7 +137,7 @@ void UpstreamLink::connect(const asio::ip::tcp::resolver::results_type& endpoint
                                      timed_out_ ? "connect timed out" : "connect: " + error.message());
                                 return;
                             }
-                            owner_.metrics().upstream_connected();
+                            owner_->metrics().upstream_connected();
                             asio::error_code ignored;
                             socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
                             phase_ = Phase::opening;
@@ -121,6 +148,9 @@ void UpstreamLink::connect(const asio::ip::tcp::resolver::results_type& endpoint
 void UpstreamLink::command(std::string_view line) {
     if (spoke_out_of_turn()) {
         return;
+    }
+    if (line.size() > 4 && line.compare(0, 5, "MAIL ") == 0) {
+        ++transactions_;
     }
     send_line(line, Phase::command);
 }
@@ -168,6 +198,7 @@ void UpstreamLink::transmit(const char* data, std::size_t size, AfterWrite after
                             std::chrono::milliseconds timeout) {
     write_data_ = data;
     write_left_ = size;
+    busy_ = true;
     after_write_ = after;
     read_timeout_ = timeout;
     sent_at_ = std::chrono::steady_clock::now();
@@ -206,11 +237,11 @@ void UpstreamLink::write_socket(const char* data, std::size_t size) {
     const std::uint32_t generation = generation_;
     asio::async_write(
         socket_, asio::buffer(data, size),
-        [this, generation, alive = owner_.keep_alive()](const asio::error_code& error, std::size_t count) {
+        [this, generation, alive = keep_alive()](const asio::error_code& error, std::size_t count) {
             if (generation != generation_) {
                 return;
             }
-            owner_.metrics().sent(Peer::upstream, count);
+            owner_->metrics().sent(Peer::upstream, count);
             if (error) {
                 failed_operation(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
                                  "write: " + error.message());
@@ -237,7 +268,8 @@ void UpstreamLink::write_done() {
     case AfterWrite::report_body:
         ++timer_serial_;
         timer_.cancel();
-        owner_.upstream_wrote();
+        busy_ = false;
+        owner_->upstream_wrote();
         return;
     case AfterWrite::continue_handshake:
         continue_handshake();
@@ -258,6 +290,7 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
             // owner sends its next command from inside the handler (spoke_out_of_turn() looks there).
             // The reply's text stays where it is: nothing writes into in_ before handle_reply returns.
             in_.consume(reply.consumed);
+            busy_ = false;
             handle_reply(reply);
             if (generation == generation_) {
                 if (phase_ == Phase::starttls_accepted) {
@@ -348,7 +381,7 @@ UpstreamLink::Decrypted UpstreamLink::decrypt_input() {
 // The owner hears nothing now (an outcome nobody asked for would shift its replies); its next
 // command on the link fails and is reported then, and the next MAIL opens a new connection.
 void UpstreamLink::abandon(std::string_view why) {
-    owner_.upstream_notice(true, "upstream connection dropped: " + std::string(why));
+    owner_->upstream_notice(true, "upstream connection dropped: " + std::string(why));
     abort();
 }
 
@@ -363,8 +396,8 @@ void UpstreamLink::receive() {
     char* room = target.writable();
     const std::uint32_t generation = generation_;
     socket_.async_read_some(
-        asio::buffer(room, target.writable_size()), [this, generation, &target, alive = owner_.keep_alive()](
-                                                        const asio::error_code& error, std::size_t count) {
+        asio::buffer(room, target.writable_size()),
+        [this, generation, &target, alive = keep_alive()](const asio::error_code& error, std::size_t count) {
             if (generation != generation_) {
                 return;
             }
@@ -374,7 +407,7 @@ void UpstreamLink::receive() {
                 return;
             }
             target.commit(count);
-            owner_.metrics().received(Peer::upstream, count);
+            owner_->metrics().received(Peer::upstream, count);
             if (phase_ == Phase::tls_handshake) {
                 continue_handshake();
             } else {
@@ -385,13 +418,13 @@ void UpstreamLink::receive() {
 
 void UpstreamLink::handle_reply(const ParsedReply& reply) {
     if (phase_ == Phase::command) {
-        owner_.metrics().upstream_reply_time(std::chrono::steady_clock::now() - sent_at_);
+        owner_->metrics().upstream_reply_time(std::chrono::steady_clock::now() - sent_at_);
         if (reply.code == 421) {
             // The upstream is closing the connection; the client hears a temporary error instead.
             fail(UpstreamFault::connection_lost, "421 from upstream");
             return;
         }
-        owner_.upstream_replied(reply);
+        owner_->upstream_replied(reply);
         return;
     }
     opening_step(opening_->received(reply));
@@ -431,6 +464,8 @@ void UpstreamLink::quit() {
 void UpstreamLink::abort() {
     ++generation_;
     ready_ = false;
+    busy_ = false;
+    reusing_ = false;
     phase_ = Phase::idle;
     close_socket();
     tls_.reset();
@@ -439,17 +474,26 @@ void UpstreamLink::abort() {
 }
 
 void UpstreamLink::fail(UpstreamFault fault, std::string_view detail) {
+    if (reusing_) {
+        // The parked connection did not pass its check: the client gets a fresh one, and never hears.
+        owner_->upstream_notice(false, "pooled upstream connection not reused: " + std::string(detail));
+        reusing_ = false;
+        ++generation_;
+        close_socket();
+        start_connection();
+        return;
+    }
     abort();
-    owner_.upstream_failed(fault, detail);
+    owner_->upstream_failed(fault, detail);
 }
 
 void UpstreamLink::fail_later(UpstreamFault fault, std::string detail) {
     abort();
     const std::uint32_t generation = generation_;
-    asio::post(io_, [this, generation, fault, detail = std::move(detail), alive = owner_.keep_alive()] {
+    asio::post(io_, [this, generation, fault, detail = std::move(detail), alive = keep_alive()] {
         // An abort() or an open() since then started something new: this outcome is no longer wanted.
         if (generation == generation_) {
-            owner_.upstream_failed(fault, detail);
+            owner_->upstream_failed(fault, detail);
         }
     });
 }
@@ -459,7 +503,7 @@ void UpstreamLink::arm_timer(std::chrono::milliseconds timeout) {
     timer_.expires_after(timeout);
     // A wait that completed just before being re-armed still runs its handler; the serial tells it apart.
     const std::uint32_t serial = ++timer_serial_;
-    timer_.async_wait([this, serial, alive = owner_.keep_alive()](const asio::error_code& error) {
+    timer_.async_wait([this, serial, alive = keep_alive()](const asio::error_code& error) {
         if (error || serial != timer_serial_) {
             return;
         }

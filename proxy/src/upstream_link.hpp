@@ -42,7 +42,9 @@ enum class UpstreamFault : std::uint8_t {
 };
 const char* describe(UpstreamFault fault);
 
-class UpstreamLink {
+// Held by shared_ptr (make it with std::make_shared): its pending handlers keep it alive, so a session
+// may hand it to the pool, or replace it, while an old operation's completion is still on its way.
+class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
 public:
     class Owner {
     public:
@@ -67,6 +69,13 @@ public:
     UpstreamLink& operator=(const UpstreamLink&) = delete;
 
     bool is_open() const { return ready_; }
+    // Open, introduced and between commands (no command, body or final dot outstanding, no message
+    // half sent): what the pool may take.
+    bool parkable() const { return ready_ && phase_ == Phase::command && !busy_ && socket_.is_open(); }
+    // MAIL commands sent on this connection (<upstream pool-max-transactions>).
+    unsigned transactions() const { return transactions_; }
+    // Whose link it is: the session using it, or the pool holding it. Outcomes go there from now on.
+    void set_owner(Owner& owner) { owner_ = &owner; }
     const UpstreamCapabilities& capabilities() const { return capabilities_; }
     // Whether the open connection is encrypted.
     bool encrypted() const { return tls_ != nullptr && tls_->handshake_complete(); }
@@ -78,6 +87,11 @@ public:
     // session holds it).
     void open(const policy::Config& config, std::string_view hostname, const ClientIdentity& client,
               std::shared_ptr<const TlsClientContext> tls);
+    // Takes up a parked connection (see upstream_pool.hpp) for `client`: XCLIENT again when it is on,
+    // otherwise a NOOP; then upstream_ready(). Whatever goes wrong on the old connection (it was closed
+    // while parked, the upstream spoke out of turn, the check was refused) is not the client's concern:
+    // the link opens a fresh connection instead, and reports only how that one ends.
+    void reuse(const ClientIdentity& client);
     // Sends one command line (no line end) and reports the reply.
     void command(std::string_view line);
     // Streams message content (already canonical) and reports upstream_wrote().
@@ -131,10 +145,16 @@ private:
     // the event loop, so the owner never hears of an outcome inside its own call.
     void fail_later(UpstreamFault fault, std::string detail);
     void close_socket();
+    // What every pending handler holds: the owner it reports to, and this link.
+    struct KeepAlive {
+        std::shared_ptr<void> owner;
+        std::shared_ptr<UpstreamLink> link;
+    };
+    KeepAlive keep_alive() { return {owner_->keep_alive(), shared_from_this()}; }
 
     asio::io_context& io_;
     BufferPool& pool_;
-    Owner& owner_;
+    Owner* owner_;
     TcpSocket socket_;
     SteadyTimer timer_;
     std::unique_ptr<TcpResolver> resolver_;
@@ -154,6 +174,9 @@ private:
     Phase phase_ = Phase::idle;
     bool ready_ = false;
     bool timed_out_ = false;
+    bool busy_ = false;    // a command, body or final dot handed over and not yet answered or written
+    bool reusing_ = false; // reuse()'s check is under way: a failure means a fresh connection
+    unsigned transactions_ = 0;
     // Bumped by abort() and fail(): handlers of an older generation are stale and do nothing.
     std::uint32_t generation_ = 0;
     std::uint32_t timer_serial_ = 0;

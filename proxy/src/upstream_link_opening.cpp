@@ -34,6 +34,8 @@ OpeningFailure opening_failure(const SmtpClientOpening::Step& step, bool tls_req
         return {UpstreamFault::tls_failed, "STARTTLS answered " + code + required};
     case Refusal::xclient:
         return {UpstreamFault::refused_greeting, "XCLIENT answered " + code};
+    case Refusal::health_check:
+        return {UpstreamFault::connection_lost, "NOOP answered " + code};
     }
     return {UpstreamFault::refused_greeting, "refused " + code};
 }
@@ -43,8 +45,8 @@ OpeningFailure opening_failure(const SmtpClientOpening::Step& step, bool tls_req
 // What the opening asked for next.
 void UpstreamLink::opening_step(const SmtpClientOpening::Step& step) {
     if (!step.tls_skipped.empty()) {
-        owner_.upstream_notice(true,
-                               "upstream TLS not used: " + step.tls_skipped + "; continuing in clear text");
+        owner_->upstream_notice(true,
+                                "upstream TLS not used: " + step.tls_skipped + "; continuing in clear text");
     }
     switch (step.kind) {
     case SmtpClientOpening::Step::Kind::send:
@@ -68,8 +70,12 @@ void UpstreamLink::opening_step(const SmtpClientOpening::Step& step) {
 void UpstreamLink::become_ready() {
     phase_ = Phase::command;
     ready_ = true;
+    if (reusing_) {
+        reusing_ = false;
+        owner_->metrics().upstream_reused();
+    }
     capabilities_ = opening_->capabilities();
-    owner_.upstream_ready();
+    owner_->upstream_ready();
 }
 
 void UpstreamLink::begin_tls() {
@@ -102,7 +108,7 @@ void UpstreamLink::continue_handshake() {
     case TlsStatus::ok:
         ++timer_serial_;
         timer_.cancel();
-        owner_.upstream_notice(false, "upstream TLS established: " + tls_->describe());
+        owner_->upstream_notice(false, "upstream TLS established: " + tls_->describe());
         opening_step(opening_->tls_established());
         return;
     case TlsStatus::want_read:
@@ -125,7 +131,7 @@ void UpstreamLink::handshake_failed(const std::string& why) {
         fail(UpstreamFault::tls_failed, why);
         return;
     }
-    owner_.upstream_notice(true, why + "; reconnecting in clear text");
+    owner_->upstream_notice(true, why + "; reconnecting in clear text");
     ++generation_;
     close_socket();
     clear_text_retry_ = true;

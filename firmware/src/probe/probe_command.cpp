@@ -50,7 +50,8 @@ std::string opening_refusal(proxy::SmtpClientOpening::Refusal refusal, const std
         return "STARTTLS refused: " + reply;
     case Refusal::tls_ehlo:
         return "EHLO after STARTTLS refused: " + reply;
-    case Refusal::helo: // the probe never falls back to HELO nor sends XCLIENT
+    case Refusal::helo: // the probe never falls back to HELO, sends XCLIENT or resumes a connection
+    case Refusal::health_check:
     case Refusal::xclient:
     case Refusal::xclient_ehlo:
         break;

@@ -80,7 +80,8 @@ std::string full_configuration() {
   <listen address="::" port="465" tls="implicit"/>
   <listen address="192.0.2.1" port="2525" tls="none"/>
   <upstream host="mail.internal.example." port="2526" tls="required" connect-timeout="30s"
-            xclient="on" ca="/etc/relayguard/upstream-ca.pem"/>
+            xclient="on" ca="/etc/relayguard/upstream-ca.pem" pool-size="6" pool-idle-time="90s"
+            pool-max-transactions="25" prewarm="2"/>
   <identity hostname="mx.example.com"/>
   <tls certificate="/etc/relayguard/cert.pem" key="/etc/relayguard/key.pem" ticket-lifetime="6h"/>
   <clients default="deny">
@@ -144,6 +145,10 @@ TEST_CASE("A configuration with every element loads into the expected values", "
     CHECK(config.upstream.connect_timeout == std::chrono::seconds(30));
     CHECK(config.upstream.xclient);
     CHECK(config.upstream.ca == "/etc/relayguard/upstream-ca.pem");
+    CHECK(config.upstream.pool_size == 6);
+    CHECK(config.upstream.pool_idle_time == std::chrono::seconds(90));
+    CHECK(config.upstream.pool_max_transactions == 25);
+    CHECK(config.upstream.prewarm == 2);
 
     CHECK(config.hostname == "mx.example.com");
     REQUIRE(config.tls);
@@ -251,6 +256,10 @@ TEST_CASE("Omitted elements and attributes take the documented defaults", "[conf
     CHECK(config.upstream.connect_timeout == std::chrono::seconds(10));
     CHECK_FALSE(config.upstream.xclient);
     CHECK(config.upstream.ca.empty());
+    CHECK(config.upstream.pool_size == 0); // no reuse unless asked for
+    CHECK(config.upstream.pool_idle_time == std::chrono::seconds(30));
+    CHECK(config.upstream.pool_max_transactions == 100);
+    CHECK(config.upstream.prewarm == 0);
     CHECK(config.hostname.empty());
     CHECK_FALSE(config.tls);
     CHECK(config.clients.default_action() == ConnectionAcl::Action::allow);
@@ -489,6 +498,18 @@ TEST_CASE("Mistakes in listen and upstream are reported with their line and item
          "<relayguard>\n  <listen address=\"127.0.0.1\"/>\n  <upstream host=\"192.0.2.10\" "
          "connect-timeout=\"1h\"/>\n</relayguard>",
          3, "<upstream connect-timeout>", "\"1h\" is out of range (100ms-5m)"},
+        {"upstream prewarm beyond the pool",
+         "<relayguard>\n  <listen address=\"127.0.0.1\"/>\n  <upstream host=\"192.0.2.10\" "
+         "pool-size=\"1\" prewarm=\"2\"/>\n</relayguard>",
+         3, "<upstream prewarm>", "cannot exceed pool-size (1)"},
+        {"upstream pool too large",
+         "<relayguard>\n  <listen address=\"127.0.0.1\"/>\n  <upstream host=\"192.0.2.10\" "
+         "pool-size=\"65\"/>\n</relayguard>",
+         3, "<upstream pool-size>", "out of range"},
+        {"upstream pool-max-transactions zero",
+         "<relayguard>\n  <listen address=\"127.0.0.1\"/>\n  <upstream host=\"192.0.2.10\" "
+         "pool-max-transactions=\"0\"/>\n</relayguard>",
+         3, "<upstream pool-max-transactions>", "out of range"},
         {"upstream xclient",
          "<relayguard>\n  <listen address=\"127.0.0.1\"/>\n  <upstream host=\"192.0.2.10\" "
          "xclient=\"true\"/>\n</relayguard>",

@@ -46,6 +46,9 @@ TEST_CASE("Counters appear with their labels and values", "[metrics]") {
     metrics.received(Peer::client, 100);
     metrics.sent(Peer::upstream, 40);
     metrics.upstream_connected();
+    metrics.upstream_reused();
+    metrics.upstream_reused();
+    metrics.upstream_pool_idle(3);
     metrics.reload_result(false);
     metrics.configuration_loaded("ab12",
                                  std::chrono::system_clock::time_point(std::chrono::seconds(1700000000)));
@@ -70,6 +73,8 @@ TEST_CASE("Counters appear with their labels and values", "[metrics]") {
              "relayguard_received_bytes_total{peer=\"client\"} 100",
              "relayguard_sent_bytes_total{peer=\"upstream\"} 40",
              "relayguard_upstream_connects_total 1",
+             "relayguard_upstream_reuses_total 2",
+             "relayguard_upstream_pool_idle 3",
              "relayguard_config_reloads_total{result=\"failed\"} 1",
              "relayguard_config_last_reload_successful 0",
              "relayguard_config_info{sha256=\"ab12\"} 1",
@@ -96,7 +101,7 @@ TEST_CASE("The two formats differ where Prometheus says they do", "[metrics]") {
     CHECK(Metrics::content_type(ExpositionFormat::text) == "text/plain; version=0.0.4; charset=utf-8");
     CHECK(Metrics::content_type(ExpositionFormat::openmetrics) ==
           "application/openmetrics-text; version=1.0.0; charset=utf-8");
-    // The 21 families, each announced once with HELP and TYPE.
+    // The 23 families, each announced once with HELP and TYPE.
     const auto count = [&](const std::string& what) {
         std::size_t found = 0;
         for (std::size_t position = text.find(what); position != std::string::npos;
@@ -105,8 +110,8 @@ TEST_CASE("The two formats differ where Prometheus says they do", "[metrics]") {
         }
         return found;
     };
-    CHECK(count("# TYPE ") == 21);
-    CHECK(count("# HELP ") == 21);
+    CHECK(count("# TYPE ") == 23);
+    CHECK(count("# HELP ") == 23);
 }
 
 TEST_CASE("The reply time histogram is cumulative and in seconds", "[metrics]") {

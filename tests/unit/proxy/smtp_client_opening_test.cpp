@@ -154,3 +154,62 @@ TEST_CASE("xclient_command marks IPv6 addresses and leaves out what is not offer
     CHECK(relayguard::proxy::xclient_command(offered, {"2001:db8::7", "h", false, "u"}) ==
           "XCLIENT ADDR=IPV6:2001:db8::7 PROTO=SMTP");
 }
+
+TEST_CASE("SmtpClientOpening resumes a pooled connection with NOOP, or XCLIENT for the new client",
+          "[opening]") {
+    relayguard::proxy::UpstreamCapabilities offered;
+    offered.xclient = offered.xclient_addr = offered.xclient_helo = offered.xclient_login = true;
+    offered.dsn = true;
+    SECTION("no XCLIENT: a NOOP checks the connection, and what it offered stays") {
+        SmtpClientOpening opening(smtp_client_opening_test::link_options(SmtpClientOpening::Tls::none));
+        SmtpClientOpening::Step step = opening.resume(offered);
+        REQUIRE(step.kind == Kind::send);
+        CHECK(step.line == "NOOP");
+        step = reply(opening, "250 2.0.0 Ok\r\n");
+        CHECK(step.kind == Kind::ready);
+        CHECK(opening.capabilities().dsn);
+    }
+    SECTION("a NOOP refused or answered 421 is a failed check") {
+        SmtpClientOpening opening(smtp_client_opening_test::link_options(SmtpClientOpening::Tls::none));
+        opening.resume(offered);
+        const SmtpClientOpening::Step step = reply(opening, "421 4.4.2 idle too long\r\n");
+        CHECK(step.kind == Kind::failed);
+        CHECK(step.refusal == Refusal::health_check);
+        CHECK(step.code == 421);
+    }
+    SECTION("XCLIENT overwrites what the previous client left: HELO and LOGIN as [UNAVAILABLE]") {
+        SmtpClientOpening::Options options =
+            smtp_client_opening_test::link_options(SmtpClientOpening::Tls::none, true);
+        options.client.helo.clear();
+        options.client.login.clear();
+        SmtpClientOpening opening(options);
+        SmtpClientOpening::Step step = opening.resume(offered);
+        REQUIRE(step.kind == Kind::send);
+        CHECK(step.line == "XCLIENT ADDR=192.0.2.7 HELO=[UNAVAILABLE] LOGIN=[UNAVAILABLE]");
+        step = reply(opening, "220 mx.test ESMTP\r\n");
+        REQUIRE(step.kind == Kind::send);
+        CHECK(step.line == "EHLO relay.test");
+        step = reply(opening, "250-mx.test\r\n250 XCLIENT ADDR\r\n");
+        CHECK(step.kind == Kind::ready);
+        CHECK_FALSE(opening.capabilities().dsn); // the EHLO after XCLIENT is what counts
+    }
+    SECTION("a fresh connection's XCLIENT leaves out what the client did not say") {
+        SmtpClientOpening::Options options =
+            smtp_client_opening_test::link_options(SmtpClientOpening::Tls::none, true);
+        options.client.login.clear();
+        SmtpClientOpening opening(options);
+        reply(opening, "220 mx.test\r\n");
+        const SmtpClientOpening::Step step = reply(opening, "250-mx.test\r\n250 XCLIENT ADDR HELO LOGIN\r\n");
+        REQUIRE(step.kind == Kind::send);
+        CHECK(step.line == "XCLIENT ADDR=192.0.2.7 HELO=client.test");
+    }
+    SECTION("a connection opened ahead of any client (prewarm) sends no XCLIENT") {
+        SmtpClientOpening::Options options =
+            smtp_client_opening_test::link_options(SmtpClientOpening::Tls::none, true);
+        options.client = {};
+        SmtpClientOpening opening(options);
+        reply(opening, "220 mx.test\r\n");
+        const SmtpClientOpening::Step step = reply(opening, "250-mx.test\r\n250 XCLIENT ADDR HELO LOGIN\r\n");
+        CHECK(step.kind == Kind::ready);
+    }
+}

@@ -6,6 +6,7 @@
 #include "session_settings.hpp"
 #include "smtp_dialogue.hpp"
 #include "test_tls_material.hpp"
+#include "upstream_pool.hpp"
 
 #include <relayguard/policy/config_loader.hpp>
 #include <relayguard/proxy/reply_parser.hpp>
@@ -61,6 +62,7 @@ public:
     proxy::AuthFailureTracker& auth_failures() override { return auth_failures_; }
     proxy::MailRateLimiter& mail_rates() override { return mail_rates_; }
     proxy::PasswordChecker& password_checker() override { return password_checker_; }
+    proxy::UpstreamPool& upstream_pool() override { return *upstream_pool_; } // the dialogue never asks
     bool under_stress() const override { return false; }
     void session_authenticated(proxy::ClientSession&) override {}
     void session_ended(proxy::ClientSession&) override {}
@@ -78,6 +80,8 @@ private:
     proxy::AuthFailureTracker auth_failures_;
     proxy::MailRateLimiter mail_rates_;
     proxy::PasswordChecker password_checker_;
+    std::shared_ptr<proxy::UpstreamPool> upstream_pool_ =
+        std::make_shared<proxy::UpstreamPool>(io_, pool_, log_, metrics_);
 };
 
 // Records every request the dialogue makes of its connection, one line each.

@@ -44,6 +44,15 @@ struct UpstreamConfig {
     std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};
     bool xclient = false;
     std::string ca; // optional CA file to verify the upstream's certificate
+    // Connection reuse (docs/configuration.md, <upstream pool-size>): up to pool_size idle connections
+    // kept after their client's session, each checked with RSET when parked and with NOOP (or XCLIENT)
+    // when taken up, closed after pool_idle_time unused or after pool_max_transactions MAIL commands.
+    // prewarm: connections opened and parked at boot and after each reload, and kept that many while
+    // the upstream answers. Zero pool_size: every session opens its own connection.
+    unsigned pool_size = 0;
+    std::chrono::milliseconds pool_idle_time{std::chrono::seconds(30)};
+    unsigned pool_max_transactions = 100;
+    unsigned prewarm = 0;
 };
 
 struct TlsConfig {

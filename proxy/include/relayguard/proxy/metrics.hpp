@@ -95,6 +95,10 @@ public:
     void tls_handshake(ListenerSlot listener, TlsProtocol protocol);
     void tls_handshake_failed(ListenerSlot listener);
     void upstream_connected() { ++upstream_connects_; }
+    // A session took up a pooled upstream connection that passed its check (<upstream pool-size>).
+    void upstream_reused() { ++upstream_reuses_; }
+    // Upstream connections parked in the pool now.
+    void upstream_pool_idle(std::size_t count) { upstream_pool_idle_ = count; }
     void upstream_error(UpstreamFault fault);
     // How long the upstream took to answer one command (or the final dot).
     void upstream_reply_time(std::chrono::steady_clock::duration elapsed);
@@ -139,6 +143,8 @@ private:
     std::array<std::uint64_t, 2> auth_failures_{};
     std::array<std::uint64_t, 2> auth_lockouts_{};
     std::uint64_t upstream_connects_ = 0;
+    std::uint64_t upstream_reuses_ = 0;
+    std::uint64_t upstream_pool_idle_ = 0;
     std::array<std::uint64_t, 6> upstream_errors_{};
     std::array<std::uint64_t, reply_time_bounds_us.size()> reply_time_buckets_{}; // not cumulative
     std::uint64_t reply_time_count_ = 0;

@@ -22,8 +22,10 @@ struct ClientIdentity {
 };
 
 // "XCLIENT ADDR=… NAME=[UNAVAILABLE] HELO=… LOGIN=… PROTO=…" with the attributes `offered` names, values
-// in RFC 3461 xtext.
-std::string xclient_command(const UpstreamCapabilities& offered, const ClientIdentity& client);
+// in RFC 3461 xtext. `overwrite`: a connection that served an earlier client, so HELO and LOGIN are
+// sent as [UNAVAILABLE] when this client has none, never left as the earlier client's.
+std::string xclient_command(const UpstreamCapabilities& offered, const ClientIdentity& client,
+                            bool overwrite = false);
 
 class SmtpClientOpening {
 public:
@@ -47,6 +49,7 @@ public:
         tls_ehlo,             // the EHLO after the handshake
         xclient,              // XCLIENT
         xclient_ehlo,         // the EHLO after XCLIENT
+        health_check,         // the NOOP that checks a reused connection
     };
     struct Step {
         enum class Kind : std::uint8_t { send, start_tls, ready, failed };
@@ -65,6 +68,11 @@ public:
     Step received(const ParsedReply& reply);
     // The handshake that start_tls asked for is done: EHLO again.
     Step tls_established();
+    // A connection that is already open and was introduced (a pooled one, see upstream_pool.hpp) is
+    // taken up for options.client: XCLIENT with this client when it is on and was offered (the server's
+    // 220 to it shows the connection alive), otherwise a NOOP to check it. `capabilities` are what the
+    // connection's opening ended with.
+    Step resume(const UpstreamCapabilities& capabilities);
 
     // What the server offers: its latest EHLO (after a handshake only what it said over TLS; nothing
     // after HELO or during a handshake).
@@ -82,6 +90,7 @@ private:
         tls_ehlo,
         xclient,
         xclient_ehlo,
+        health_check,
         done
     };
     Step send(std::string line, Stage next);
@@ -89,11 +98,13 @@ private:
     Step failed(Refusal refusal, int code);
     // After the EHLO the session goes on with (in clear text, or the one after the handshake).
     Step after_ehlo(std::string tls_skipped);
+    bool introduces_client() const;
 
     Options options_;
     Stage stage_ = Stage::greeting;
     UpstreamCapabilities capabilities_;
     UpstreamCapabilities first_capabilities_;
+    bool resumed_ = false; // resume(): XCLIENT overwrites what an earlier client left
 };
 
 } // namespace relayguard::proxy
