@@ -159,12 +159,13 @@ SmtpClientOpening::Step SmtpClientOpening::tls_established() {
     return send("EHLO " + options_.helo_name, Stage::tls_ehlo);
 }
 
-SmtpClientOpening::Step SmtpClientOpening::resume(const UpstreamCapabilities& capabilities) {
+SmtpClientOpening::Step SmtpClientOpening::resume(const UpstreamCapabilities& capabilities,
+                                                  const UpstreamCapabilities& xclient_offer) {
     capabilities_ = capabilities;
     first_capabilities_ = capabilities;
     resumed_ = true;
-    if (introduces_client()) {
-        return send(xclient_command(capabilities_, options_.client, true), Stage::xclient);
+    if (options_.xclient && xclient_offer.xclient && !options_.client.address.empty()) {
+        return send(xclient_command(xclient_offer, options_.client, true), Stage::xclient);
     }
     return send("NOOP", Stage::health_check);
 }

@@ -57,6 +57,7 @@ void UpstreamLink::reuse(const ClientIdentity& client) {
     if (!parkable() || dirty) {
         // Most likely a 421 and a close while it was parked: a fresh connection, as if none were pooled.
         reusing_ = false;
+        clear_text_retry_ = false;
         close_socket();
         start_connection();
         return;
@@ -68,7 +69,8 @@ void UpstreamLink::reuse(const ClientIdentity& client) {
     opening_.emplace(std::move(options));
     reusing_ = true;
     ready_ = false;
-    const SmtpClientOpening::Step step = opening_->resume(capabilities_);
+    const SmtpClientOpening::Step step =
+        opening_->resume(capabilities_, xclient_sent_ ? xclient_offer_ : capabilities_);
     send_line(step.line, Phase::opening);
 }
 
@@ -77,6 +79,8 @@ void UpstreamLink::start_connection() {
     capabilities_ = {};
     transactions_ = 0;
     busy_ = false;
+    xclient_sent_ = false;
+    xclient_offer_ = {};
     SmtpClientOpening::Options options;
     options.helo_name = hostname_;
     options.tls = clear_text_retry_ || upstream.tls == policy::UpstreamTls::none
@@ -478,6 +482,7 @@ void UpstreamLink::fail(UpstreamFault fault, std::string_view detail) {
         // The parked connection did not pass its check: the client gets a fresh one, and never hears.
         owner_->upstream_notice(false, "pooled upstream connection not reused: " + std::string(detail));
         reusing_ = false;
+        clear_text_retry_ = false;
         ++generation_;
         close_socket();
         start_connection();
@@ -488,6 +493,10 @@ void UpstreamLink::fail(UpstreamFault fault, std::string_view detail) {
 }
 
 void UpstreamLink::fail_later(UpstreamFault fault, std::string detail) {
+    if (reusing_) {
+        fail(fault, detail); // a reuse that failed opens a fresh connection: nothing to report
+        return;
+    }
     abort();
     const std::uint32_t generation = generation_;
     asio::post(io_, [this, generation, fault, detail = std::move(detail), alive = keep_alive()] {

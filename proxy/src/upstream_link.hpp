@@ -71,7 +71,11 @@ public:
     bool is_open() const { return ready_; }
     // Open, introduced and between commands (no command, body or final dot outstanding, no message
     // half sent): what the pool may take.
-    bool parkable() const { return ready_ && phase_ == Phase::command && !busy_ && socket_.is_open(); }
+    // Never one that fell back to clear text after a failed handshake: each client gets a connection as
+    // configured.
+    bool parkable() const {
+        return ready_ && phase_ == Phase::command && !busy_ && !clear_text_retry_ && socket_.is_open();
+    }
     // MAIL commands sent on this connection (<upstream pool-max-transactions>).
     unsigned transactions() const { return transactions_; }
     // Whose link it is: the session using it, or the pool holding it. Outcomes go there from now on.
@@ -177,6 +181,11 @@ private:
     bool busy_ = false;    // a command, body or final dot handed over and not yet answered or written
     bool reusing_ = false; // reuse()'s check is under way: a failure means a fresh connection
     unsigned transactions_ = 0;
+    // Whether this connection has carried an XCLIENT, and what the server offered then: a reuse must
+    // say XCLIENT again (an upstream may stop offering it once ADDR is set, and a NOOP would leave the
+    // previous client's ADDR and LOGIN in force).
+    bool xclient_sent_ = false;
+    UpstreamCapabilities xclient_offer_;
     // Bumped by abort() and fail(): handlers of an older generation are stale and do nothing.
     std::uint32_t generation_ = 0;
     std::uint32_t timer_serial_ = 0;

@@ -50,6 +50,10 @@ void UpstreamLink::opening_step(const SmtpClientOpening::Step& step) {
     }
     switch (step.kind) {
     case SmtpClientOpening::Step::Kind::send:
+        if (step.line.compare(0, 8, "XCLIENT ") == 0 && !xclient_sent_) {
+            xclient_sent_ = true;
+            xclient_offer_ = opening_->capabilities(); // the EHLO that offered it
+        }
         send_line(step.line, Phase::opening);
         return;
     case SmtpClientOpening::Step::Kind::start_tls:

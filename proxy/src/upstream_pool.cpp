@@ -25,6 +25,12 @@ public:
     SlotState state() const { return state_; }
     const SessionSettings& settings() const { return *settings_; }
     void stop_timer() { idle_timer_.cancel(); }
+    // Taken by a session: an idle-timer completion already queued must find nothing to close.
+    std::shared_ptr<UpstreamLink> hand_over() {
+        state_ = SlotState::taken;
+        idle_timer_.cancel();
+        return std::move(link);
+    }
 
     // Parked after a session: RSET, and idle after its 250.
     void check() {
@@ -39,7 +45,7 @@ public:
         state_ = SlotState::idle;
         idle_timer_.expires_after(settings_->config->upstream.pool_idle_time);
         idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& error) {
-            if (!error && self->state_ == SlotState::idle) {
+            if (!error && self->state_ == SlotState::idle && self->link) {
                 self->link->quit();
                 self->end(false);
             }
@@ -151,10 +157,10 @@ std::shared_ptr<UpstreamLink> UpstreamPool::take(const SessionSettings& settings
         if ((*it)->state() == SlotState::idle) {
             std::shared_ptr<Slot> slot = *it;
             slots_.erase(std::next(it).base());
-            slot->stop_timer();
+            std::shared_ptr<UpstreamLink> link = slot->hand_over();
             publish_idle_count();
             refill();
-            return std::move(slot->link);
+            return link;
         }
     }
     return nullptr;
@@ -180,6 +186,13 @@ std::size_t UpstreamPool::idle_count() const {
 
 void UpstreamPool::slot_idle(Slot& slot) {
     if (slot.state() == SlotState::opening) {
+        if (!slot.link->parkable()) {
+            // Open, but not as configured (tls="starttls" fell back to clear text after a failed
+            // handshake): never handed to a client, and retried later like a failed prewarm.
+            slot.link->quit();
+            slot_ended(slot, true);
+            return;
+        }
         prewarm_failing_ = false;
     }
     slot.become_idle();

@@ -7,8 +7,10 @@
 // The pool holds connections of one configuration only (SessionSettings): configure() closes those of
 // the one before and opens the `prewarm` connections of the new one.
 //
-// While the pool holds a connection it is the link's owner (a Slot), so outcomes nobody asked for (the
-// upstream closing on an idle connection, an unreadable RSET reply) end at the pool, never at a client.
+// While the pool holds a connection it is the link's owner (a Slot), so the outcomes of its RSET and of a
+// prewarm opening end at the pool, never at a client. Nothing reads a parked connection: an upstream
+// that closed it or said 421 meanwhile is found out by the check at reuse, which then opens a fresh
+// connection (or by the idle timer's QUIT).
 #include "io_types.hpp"
 #include "session_settings.hpp"
 
@@ -52,7 +54,7 @@ public:
 private:
     class Slot;
     friend class Slot;
-    enum class SlotState : std::uint8_t { opening, checking, idle };
+    enum class SlotState : std::uint8_t { opening, checking, idle, taken };
 
     // A slot's connection is ready (prewarmed, or its RSET answered 250).
     void slot_idle(Slot& slot);

@@ -162,7 +162,7 @@ TEST_CASE("SmtpClientOpening resumes a pooled connection with NOOP, or XCLIENT f
     offered.dsn = true;
     SECTION("no XCLIENT: a NOOP checks the connection, and what it offered stays") {
         SmtpClientOpening opening(smtp_client_opening_test::link_options(SmtpClientOpening::Tls::none));
-        SmtpClientOpening::Step step = opening.resume(offered);
+        SmtpClientOpening::Step step = opening.resume(offered, offered);
         REQUIRE(step.kind == Kind::send);
         CHECK(step.line == "NOOP");
         step = reply(opening, "250 2.0.0 Ok\r\n");
@@ -171,7 +171,7 @@ TEST_CASE("SmtpClientOpening resumes a pooled connection with NOOP, or XCLIENT f
     }
     SECTION("a NOOP refused or answered 421 is a failed check") {
         SmtpClientOpening opening(smtp_client_opening_test::link_options(SmtpClientOpening::Tls::none));
-        opening.resume(offered);
+        opening.resume(offered, offered);
         const SmtpClientOpening::Step step = reply(opening, "421 4.4.2 idle too long\r\n");
         CHECK(step.kind == Kind::failed);
         CHECK(step.refusal == Refusal::health_check);
@@ -183,7 +183,7 @@ TEST_CASE("SmtpClientOpening resumes a pooled connection with NOOP, or XCLIENT f
         options.client.helo.clear();
         options.client.login.clear();
         SmtpClientOpening opening(options);
-        SmtpClientOpening::Step step = opening.resume(offered);
+        SmtpClientOpening::Step step = opening.resume(offered, offered);
         REQUIRE(step.kind == Kind::send);
         CHECK(step.line == "XCLIENT ADDR=192.0.2.7 HELO=[UNAVAILABLE] LOGIN=[UNAVAILABLE]");
         step = reply(opening, "220 mx.test ESMTP\r\n");
@@ -192,6 +192,14 @@ TEST_CASE("SmtpClientOpening resumes a pooled connection with NOOP, or XCLIENT f
         step = reply(opening, "250-mx.test\r\n250 XCLIENT ADDR\r\n");
         CHECK(step.kind == Kind::ready);
         CHECK_FALSE(opening.capabilities().dsn); // the EHLO after XCLIENT is what counts
+    }
+    SECTION("XCLIENT is said again when the connection carried one, though the server offers it no more") {
+        SmtpClientOpening opening(smtp_client_opening_test::link_options(SmtpClientOpening::Tls::none, true));
+        relayguard::proxy::UpstreamCapabilities after_xclient; // an EHLO that no longer lists XCLIENT
+        after_xclient.dsn = true;
+        const SmtpClientOpening::Step step = opening.resume(after_xclient, offered);
+        REQUIRE(step.kind == Kind::send);
+        CHECK(step.line.rfind("XCLIENT ADDR=192.0.2.7 ", 0) == 0);
     }
     SECTION("a fresh connection's XCLIENT leaves out what the client did not say") {
         SmtpClientOpening::Options options =

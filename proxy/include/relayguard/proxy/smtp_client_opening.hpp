@@ -69,10 +69,12 @@ public:
     // The handshake that start_tls asked for is done: EHLO again.
     Step tls_established();
     // A connection that is already open and was introduced (a pooled one, see upstream_pool.hpp) is
-    // taken up for options.client: XCLIENT with this client when it is on and was offered (the server's
-    // 220 to it shows the connection alive), otherwise a NOOP to check it. `capabilities` are what the
-    // connection's opening ended with.
-    Step resume(const UpstreamCapabilities& capabilities);
+    // taken up for options.client: XCLIENT with this client when it is on and `xclient_offer` offers it
+    // (the server's 220 to it shows the connection alive), otherwise a NOOP to check it. `capabilities`
+    // are what the connection's opening ended with; `xclient_offer` the EHLO that offered XCLIENT when
+    // the connection has already carried one (so it is said again even if the server offers it no
+    // more), else the same.
+    Step resume(const UpstreamCapabilities& capabilities, const UpstreamCapabilities& xclient_offer);
 
     // What the server offers: its latest EHLO (after a handshake only what it said over TLS; nothing
     // after HELO or during a handshake).
