@@ -75,17 +75,24 @@ LISTEN_PORTS = range(20000, 32000)
 # Drawn from the operating system's randomness: tests started together (ctest -j) must not share a
 # sequence, as seeds made of the process id and the start time did (two such seeds collided in CI).
 _port_picker = random.SystemRandom()
+# Ports this process has handed out already: a test that asks twice before it binds either (two
+# <listen> elements, say) would otherwise get the same free port twice now and then (seen in CI).
+_ports_handed_out = set()
 
 
 def free_port(host="127.0.0.1"):
-    """A TCP port on `host` that nothing listens on right now, outside the ephemeral range."""
+    """A TCP port on `host` that nothing listens on right now, outside the ephemeral range, and that
+    this process has not handed out before."""
     for _ in range(200):
         port = _port_picker.choice(LISTEN_PORTS)
+        if port in _ports_handed_out:
+            continue
         with socket.socket(address_family(host), socket.SOCK_STREAM) as probe:
             try:
                 probe.bind((host, port))
             except OSError:
                 continue
+            _ports_handed_out.add(port)
             return port
     raise RuntimeError("no free listening port found on %s" % host)
 
