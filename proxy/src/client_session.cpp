@@ -274,29 +274,51 @@ void ClientSession::flush() {
 
 // One writer for both buffers: the dialogue's output (plaintext, no TLS) and raw_out (ciphertext). Only
 // one write is outstanding at a time, so `buffer` is not touched until the completion clears it.
+// It writes to the socket at once, which nearly always takes a reply whole: a completion through the
+// event loop would cost a trip around it (an epoll_wait of its own) per reply. What does not fit waits
+// for writability. Inside such a completion the next write goes through the loop, which keeps the stack
+// shallow when one reply's completion leads to the next (pipelined commands answered locally).
 void ClientSession::write_buffer(ByteBuffer& buffer, bool then_handshake) {
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(buffer.data(), buffer.size()),
-                      [self = shared_from_this(), &buffer, then_handshake](const asio::error_code& error,
-                                                                           std::size_t count) {
-                          self->writing_ = false;
-                          self->host_.metrics().sent(Peer::client, count);
-                          if (self->closed_) {
-                              return;
-                          }
-                          if (error) {
-                              self->client_gone(error.message());
-                              return;
-                          }
-                          buffer.clear();
-                          if (then_handshake) {
-                              self->continue_handshake();
-                          } else if (self->tls_ && !self->dialogue_.output().empty()) {
-                              self->flush(); // more plaintext than one round of ciphertext held
-                          } else {
-                              self->after_write();
-                          }
+    std::size_t written = 0;
+    if (!completing_write_inline_) {
+        asio::error_code error;
+        written = socket_.write_some(asio::buffer(buffer.data(), buffer.size()), error);
+        if (error) {
+            written = 0; // would_block, or a failure the asynchronous write reports in order
+        } else if (written == buffer.size()) {
+            completing_write_inline_ = true;
+            write_finished(buffer, then_handshake, error, written);
+            completing_write_inline_ = false;
+            return;
+        }
+    }
+    asio::async_write(socket_, asio::buffer(buffer.data() + written, buffer.size() - written),
+                      [self = shared_from_this(), &buffer, then_handshake,
+                       written](const asio::error_code& error, std::size_t count) {
+                          self->write_finished(buffer, then_handshake, error, written + count);
                       });
+}
+
+void ClientSession::write_finished(ByteBuffer& buffer, bool then_handshake, const asio::error_code& error,
+                                   std::size_t count) {
+    writing_ = false;
+    host_.metrics().sent(Peer::client, count);
+    if (closed_) {
+        return;
+    }
+    if (error) {
+        client_gone(error.message());
+        return;
+    }
+    buffer.clear();
+    if (then_handshake) {
+        continue_handshake();
+    } else if (tls_ && !dialogue_.output().empty()) {
+        flush(); // more plaintext than one round of ciphertext held
+    } else {
+        after_write();
+    }
 }
 
 void ClientSession::after_write() {

@@ -88,6 +88,8 @@ private:
     void handshake_done();
     void decrypt_input();
     void write_buffer(ByteBuffer& buffer, bool then_handshake);
+    void write_finished(ByteBuffer& buffer, bool then_handshake, const asio::error_code& error,
+                        std::size_t count);
     void after_write();
 
     // SmtpDialogue::Output
@@ -97,6 +99,7 @@ private:
     void upstream_command(std::string_view line) override;
     void upstream_body(const char* data, std::size_t size) override;
     void upstream_finish_data() override;
+    void upstream_body_then_dot(const char* data, std::size_t size) override;
     void quit_upstream() override;
     void abort_upstream() override;
     void check_password(std::optional<policy::PasswordHash> hash, std::string password,
@@ -142,6 +145,7 @@ private:
     bool tls_input_ended_ = false; // the client's close_notify came: what it sent before is processed
     bool reading_ = false;
     bool writing_ = false;
+    bool completing_write_inline_ = false; // inside write_finished() for a write that completed at once
 };
 
 } // namespace relayguard::proxy

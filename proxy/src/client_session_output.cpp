@@ -50,6 +50,10 @@ void ClientSession::upstream_finish_data() {
     upstream().finish_data();
 }
 
+void ClientSession::upstream_body_then_dot(const char* data, std::size_t size) {
+    upstream().finish_data(data, size);
+}
+
 void ClientSession::abort_upstream() {
     if (upstream_) {
         upstream_->abort();

@@ -52,6 +52,9 @@ public:
         virtual void upstream_body(const char* data, std::size_t size) = 0;
         // The final dot; reports upstream_replied() or upstream_failed().
         virtual void upstream_finish_data() = 0;
+        // The last of the content and the final dot in one write (`data` ends with ".\r\n", and stays
+        // as it is until the outcome); reports upstream_replied() or upstream_failed().
+        virtual void upstream_body_then_dot(const char* data, std::size_t size) = 0;
         virtual void quit_upstream() = 0;  // QUIT, no answer awaited; nothing reported
         virtual void abort_upstream() = 0; // closes now: a message in flight is lost without its dot
         // Checks a password off the event loop; the result comes through password_checked().
@@ -143,8 +146,6 @@ private:
         std::string fault_reply; // set when the upstream failed during DATA: what the client hears at the end
         policy::MailCommand
             mail_parameters; // the accepted MAIL, whose parameters go upstream once it is known
-        bool final_dot_after_body =
-            false; // the end of data was seen while the body's last piece was in flight
     };
     // What the dialogue is waiting for: the upstream, or (auth_check) the password checker.
     enum class Pending : std::uint8_t { none, open, mail, rcpt, data, body, final_dot, rset, auth_check };

@@ -5,6 +5,11 @@
 #include "smtp_replies.hpp"
 
 namespace relayguard::proxy {
+namespace {
+
+constexpr std::string_view final_dot = ".\r\n";
+
+} // namespace
 
 bool SmtpDialogue::process_data() {
     if (in_.empty()) {
@@ -15,7 +20,9 @@ bool SmtpDialogue::process_data() {
         current.body.clear();
     }
     char* out = current.body.writable();
-    const std::size_t room = current.body.writable_size();
+    // Room for the final dot is always left behind what the scanner writes: the body's last piece and
+    // the dot then go upstream in one write (one system call; the end of data in the same segment).
+    const std::size_t room = current.body.writable_size() - final_dot.size();
     // The scanner takes as much as surely fits: a whole read of plain content becomes one write upstream
     // (dot-stuffing and normalised newlines, which grow the data, make a step stop early instead).
     const DataScanner::Step step = current.scanner.scan(in_.data(), in_.size(), out, room);
@@ -76,14 +83,12 @@ void SmtpDialogue::end_of_data() {
         reset_transaction();
         return;
     }
+    pending_ = Pending::final_dot;
     if (!current.body.empty()) {
-        // The last piece of the body goes first; the final dot follows when it is written.
-        pending_ = Pending::body;
-        current.final_dot_after_body = true;
-        output_.upstream_body(current.body.data(), current.body.size());
+        current.body.append(final_dot); // the room process_data() left
+        output_.upstream_body_then_dot(current.body.data(), current.body.size());
         return;
     }
-    pending_ = Pending::final_dot;
     output_.upstream_finish_data();
 }
 

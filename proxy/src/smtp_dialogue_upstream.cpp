@@ -173,22 +173,13 @@ void SmtpDialogue::reject_upstream_reply(std::string_view why, Pending was) {
 void SmtpDialogue::upstream_wrote() {
     pending_ = Pending::none;
     transaction().body.clear();
-    if (transaction().final_dot_after_body) {
-        transaction().final_dot_after_body = false;
-        pending_ = Pending::final_dot;
-        output_.upstream_finish_data();
-    }
 }
 
 void SmtpDialogue::upstream_failed(UpstreamFault fault, std::string_view detail) {
     const Pending was = pending_;
     pending_ = Pending::none;
     // The client has sent its end of data and waits for the answer to the final dot.
-    const bool message_ended = was == Pending::final_dot ||
-                               (was == Pending::body && transaction_ && transaction_->final_dot_after_body);
-    if (transaction_) {
-        transaction_->final_dot_after_body = false;
-    }
+    const bool message_ended = was == Pending::final_dot;
     const policy::UpstreamConfig& upstream = config().upstream;
     host_.metrics().upstream_error(fault);
     host_.log().warning("upstream " + upstream.host + ":" + std::to_string(upstream.port) + " " +

@@ -144,16 +144,18 @@ void UpstreamLink::connect(const asio::ip::tcp::resolver::results_type& endpoint
                             owner_->metrics().upstream_connected();
                             asio::error_code ignored;
                             socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+                            socket_.non_blocking(true, ignored); // write_socket() writes at once
                             phase_ = Phase::opening;
                             read_reply(command_timeout_);
                         });
 }
 
 void UpstreamLink::command(std::string_view line) {
-    if (spoke_out_of_turn()) {
+    const bool mail = line.size() > 4 && line.compare(0, 5, "MAIL ") == 0;
+    if (spoke_out_of_turn(mail ? Look::socket_too : Look::buffers)) {
         return;
     }
-    if (line.size() > 4 && line.compare(0, 5, "MAIL ") == 0) {
+    if (mail) {
         ++transactions_;
     }
     send_line(line, Phase::command);
@@ -162,10 +164,15 @@ void UpstreamLink::command(std::string_view line) {
 // Whether the upstream sent something since its last reply, which nobody asked for: taken as the answer
 // to the next command it would shift every later reply (even the one to a final dot). Such a link is
 // dropped and the command fails as a lost connection (so a link kept between transactions is replaced).
-bool UpstreamLink::spoke_out_of_turn() {
+// What was read already is always looked at; the socket itself (a system call) only where a transaction
+// begins and before its final dot. A reply that arrives unasked inside a transaction shifts the replies
+// by one, so the real answer to the next command is still waiting when the final dot is due, and it is
+// found there, unless an answer of the wrong kind gave the shift away first (a 250 to DATA): either way
+// the final dot never takes another command's reply for its own.
+bool UpstreamLink::spoke_out_of_turn(Look look) {
     asio::error_code error;
-    const bool waiting =
-        !in_.empty() || (tls_ && tls_->input_pending()) || socket_.available(error) > 0 || error;
+    const bool waiting = !in_.empty() || (tls_ && tls_->input_pending()) ||
+                         (look == Look::socket_too && (socket_.available(error) > 0 || error));
     if (waiting) {
         fail_later(UpstreamFault::connection_lost,
                    error ? "connection lost: " + error.message() : "unsolicited data before a command");
@@ -189,13 +196,21 @@ void UpstreamLink::send_body(const char* data, std::size_t size) {
 }
 
 void UpstreamLink::finish_data() {
-    if (spoke_out_of_turn()) {
+    if (spoke_out_of_turn(Look::socket_too)) {
         return;
     }
     phase_ = Phase::command;
     out_.clear();
     out_.append(".\r\n");
     transmit(out_.data(), out_.size(), AfterWrite::read_reply, data_timeout_);
+}
+
+void UpstreamLink::finish_data(const char* last_of_body, std::size_t size) {
+    if (spoke_out_of_turn(Look::socket_too)) {
+        return;
+    }
+    phase_ = Phase::command;
+    transmit(last_of_body, size, AfterWrite::read_reply, data_timeout_);
 }
 
 void UpstreamLink::transmit(const char* data, std::size_t size, AfterWrite after,
@@ -237,29 +252,50 @@ void UpstreamLink::write_next() {
     write_socket(tls_->to_send().data(), tls_->to_send().size());
 }
 
+// Straight to the socket first, as ClientSession::write_buffer does: a completion through the event loop
+// costs a trip around it per command. Only for a command or the final dot (with the body's last piece),
+// whose reply is read next: nothing is reported from inside the owner's own call then, because the
+// command found nothing read ahead (spoke_out_of_turn), so the read goes to the socket. The opening's
+// steps, body pieces (whose completion is reported) and the handshake go through the loop.
 void UpstreamLink::write_socket(const char* data, std::size_t size) {
+    std::size_t written = 0;
+    if (phase_ == Phase::command && after_write_ == AfterWrite::read_reply && !completing_write_inline_) {
+        asio::error_code error;
+        written = socket_.write_some(asio::buffer(data, size), error);
+        if (error) {
+            written = 0; // would_block, or a failure the asynchronous write reports in order
+        } else if (written == size) {
+            completing_write_inline_ = true;
+            wrote(error, written);
+            completing_write_inline_ = false;
+            return;
+        }
+    }
     const std::uint32_t generation = generation_;
     asio::async_write(
-        socket_, asio::buffer(data, size),
-        [this, generation, alive = keep_alive()](const asio::error_code& error, std::size_t count) {
-            if (generation != generation_) {
-                return;
+        socket_, asio::buffer(data + written, size - written),
+        [this, generation, written, alive = keep_alive()](const asio::error_code& error, std::size_t count) {
+            if (generation == generation_) {
+                wrote(error, written + count);
             }
-            owner_->metrics().sent(Peer::upstream, count);
-            if (error) {
-                failed_operation(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
-                                 "write: " + error.message());
-                return;
-            }
-            if (tls_) {
-                tls_->to_send().clear(); // with TLS every write is of the pump's output
-            }
-            if (write_left_ > 0) {
-                write_next();
-                return;
-            }
-            write_done();
         });
+}
+
+void UpstreamLink::wrote(const asio::error_code& error, std::size_t count) {
+    owner_->metrics().sent(Peer::upstream, count);
+    if (error) {
+        failed_operation(timed_out_ ? UpstreamFault::timed_out : UpstreamFault::connection_lost,
+                         "write: " + error.message());
+        return;
+    }
+    if (tls_) {
+        tls_->to_send().clear(); // with TLS every write is of the pump's output
+    }
+    if (write_left_ > 0) {
+        write_next();
+        return;
+    }
+    write_done();
 }
 
 void UpstreamLink::write_done() {
@@ -270,8 +306,7 @@ void UpstreamLink::write_done() {
         read_reply(read_timeout_);
         return;
     case AfterWrite::report_body:
-        ++timer_serial_;
-        timer_.cancel();
+        disarm_timer();
         busy_ = false;
         owner_->upstream_wrote();
         return;
@@ -287,8 +322,7 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
     for (;;) {
         const ParsedReply reply = parse_reply(in_.readable());
         if (reply.status == ParsedReply::Status::complete) {
-            ++timer_serial_;
-            timer_.cancel();
+            disarm_timer();
             const bool answering_command = phase_ == Phase::command;
             // Taken out of in_ before it is handled, so that in_ holds only what came after it when the
             // owner sends its next command from inside the handler (spoke_out_of_turn() looks there).
@@ -299,6 +333,12 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
             if (generation == generation_) {
                 if (phase_ == Phase::starttls_accepted) {
                     begin_tls(); // only now is it known what followed the 220
+                    return;
+                }
+                if (busy_) {
+                    // The owner sent its next command from inside the handler. That command looked at
+                    // what was read already (spoke_out_of_turn), and the read for its reply may be
+                    // under way into in_ or the TLS pump: neither may be touched here.
                     return;
                 }
                 // relayguard never pipelines to the upstream: bytes after a reply are unsolicited, and
@@ -509,27 +549,56 @@ void UpstreamLink::fail_later(UpstreamFault fault, std::string detail) {
 
 void UpstreamLink::arm_timer(std::chrono::milliseconds timeout) {
     timed_out_ = false;
-    timer_.expires_after(timeout);
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    if (timer_expiry_ <= deadline_) {
+        return; // the outstanding wait ends first, and then waits on for the rest
+    }
+    start_timer_wait();
+}
+
+void UpstreamLink::start_timer_wait() {
+    timer_expiry_ = deadline_;
+    timer_.expires_at(deadline_);
     // A wait that completed just before being re-armed still runs its handler; the serial tells it apart.
+    // The wait holds the link weakly: a pending wait must not keep a link (or its session) alive for
+    // the rest of a time-out nobody needs any more.
     const std::uint32_t serial = ++timer_serial_;
-    timer_.async_wait([this, serial, alive = keep_alive()](const asio::error_code& error) {
-        if (error || serial != timer_serial_) {
+    timer_.async_wait([serial, link = weak_from_this()](const asio::error_code& error) {
+        const std::shared_ptr<UpstreamLink> self = link.lock();
+        if (error || !self || serial != self->timer_serial_) {
             return;
         }
-        // Closing the socket ends the pending operation, whose handler reports the time-out.
-        timed_out_ = true;
-        asio::error_code ignored;
-        socket_.cancel(ignored);
-        if (resolver_) {
-            resolver_->cancel();
-        }
+        self->timer_expiry_ = std::chrono::steady_clock::time_point::max();
+        self->timer_expired();
     });
+}
+
+void UpstreamLink::timer_expired() {
+    if (deadline_ == std::chrono::steady_clock::time_point::max()) {
+        return; // nothing in flight: no wait until the next deadline
+    }
+    if (std::chrono::steady_clock::now() < deadline_) {
+        start_timer_wait(); // the deadline moved on since the wait began
+        return;
+    }
+    disarm_timer();
+    // Cancelling the socket ends the pending operation, whose handler reports the time-out.
+    timed_out_ = true;
+    asio::error_code ignored;
+    socket_.cancel(ignored);
+    if (resolver_) {
+        resolver_->cancel();
+    }
 }
 
 void UpstreamLink::close_socket() {
     asio::error_code ignored;
-    ++timer_serial_;
-    timer_.cancel();
+    disarm_timer();
+    if (timer_expiry_ != std::chrono::steady_clock::time_point::max()) {
+        ++timer_serial_;
+        timer_expiry_ = std::chrono::steady_clock::time_point::max();
+        timer_.cancel();
+    }
     if (resolver_) {
         resolver_->cancel();
     }

@@ -102,6 +102,9 @@ public:
     void send_body(const char* data, std::size_t size);
     // Sends the final dot and reports the reply, waiting up to the data timeout.
     void finish_data();
+    // The same, with the last of the content in the same write: `last_of_body` ends with ".\r\n", and
+    // stays untouched until the reply is reported.
+    void finish_data(const char* last_of_body, std::size_t size);
     // Sends QUIT without waiting for the answer and closes.
     void quit();
     // Closes at once (a message in flight is lost without its final dot, so the upstream discards it).
@@ -123,11 +126,13 @@ private:
     void start_connection();
     void connect(const asio::ip::tcp::resolver::results_type& endpoints);
     void send_line(std::string_view line, Phase phase);
-    bool spoke_out_of_turn();
+    enum class Look : std::uint8_t { buffers, socket_too };
+    bool spoke_out_of_turn(Look look);
     // The one writer: plaintext goes straight to the socket, or through the TLS pump.
     void transmit(const char* data, std::size_t size, AfterWrite after, std::chrono::milliseconds timeout);
     void write_next();
     void write_socket(const char* data, std::size_t size);
+    void wrote(const asio::error_code& error, std::size_t count);
     void write_done();
     // The one reader: from the socket into in_ (clear text) or the TLS pump (ciphertext).
     void read_reply(std::chrono::milliseconds timeout);
@@ -143,7 +148,14 @@ private:
     void handshake_failed(const std::string& why);
     void failed_operation(UpstreamFault fault, const std::string& detail);
     void become_ready();
+    // The time-out of the operation in flight. The timer's wait is lazy: one wait is started for the
+    // first deadline and, when it ends early, re-started for the deadline then in force. Moving the
+    // deadline later or clearing it costs nothing, where re-arming or cancelling a waiting Asio timer
+    // costs a cancelled completion, one more trip through the event loop (two per upstream command).
     void arm_timer(std::chrono::milliseconds timeout);
+    void disarm_timer() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+    void start_timer_wait();
+    void timer_expired();
     void fail(UpstreamFault fault, std::string_view detail);
     // For failures found inside an entry point (command(), send_body(), ...): closes now, reports from
     // the event loop, so the owner never hears of an outcome inside its own call.
@@ -178,8 +190,9 @@ private:
     Phase phase_ = Phase::idle;
     bool ready_ = false;
     bool timed_out_ = false;
-    bool busy_ = false;    // a command, body or final dot handed over and not yet answered or written
-    bool reusing_ = false; // reuse()'s check is under way: a failure means a fresh connection
+    bool busy_ = false; // a command, body or final dot handed over and not yet answered or written
+    bool completing_write_inline_ = false; // inside wrote() for a write that completed at once
+    bool reusing_ = false;                 // reuse()'s check is under way: a failure means a fresh connection
     unsigned transactions_ = 0;
     // Whether this connection has carried an XCLIENT, and what the server offered then: a reuse must
     // say XCLIENT again (an upstream may stop offering it once ADDR is set, and a NOOP would leave the
@@ -188,7 +201,10 @@ private:
     UpstreamCapabilities xclient_offer_;
     // Bumped by abort() and fail(): handlers of an older generation are stale and do nothing.
     std::uint32_t generation_ = 0;
-    std::uint32_t timer_serial_ = 0;
+    std::uint32_t timer_serial_ = 0; // tells a stale wait's completion from the current wait's
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    // When the outstanding wait ends (max: none is outstanding).
+    std::chrono::steady_clock::time_point timer_expiry_ = std::chrono::steady_clock::time_point::max();
     std::optional<SmtpClientOpening> opening_; // this connection's, from the connect on
     UpstreamCapabilities capabilities_;        // what the opening ended with
     std::chrono::milliseconds command_timeout_{0};

@@ -110,8 +110,7 @@ void UpstreamLink::continue_handshake() {
     }
     switch (status) {
     case TlsStatus::ok:
-        ++timer_serial_;
-        timer_.cancel();
+        disarm_timer();
         owner_->upstream_notice(false, "upstream TLS established: " + tls_->describe());
         opening_step(opening_->tls_established());
         return;

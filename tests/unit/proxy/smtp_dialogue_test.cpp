@@ -97,6 +97,9 @@ public:
         requests.push_back("body " + std::string(data, size));
     }
     void upstream_finish_data() override { requests.push_back("."); }
+    void upstream_body_then_dot(const char* data, std::size_t size) override {
+        requests.push_back("body then dot " + std::string(data, size));
+    }
     void quit_upstream() override {
         requests.push_back("quit");
         open = false;
@@ -303,11 +306,9 @@ TEST_CASE("SmtpDialogue answers pipelined commands in order, waiting for each up
     CHECK(rig.output.take() == std::vector<std::string>{"DATA"});
     CHECK(rig.upstream("354 go ahead\r\n") == "354 End data with <CR><LF>.<CR><LF>\r\n");
     CHECK(rig.dialogue.phase() == SmtpDialogue::Phase::data);
-    // The body goes upstream dot-stuffed as received; the final dot waits for the body's write.
+    // The body goes upstream dot-stuffed as received, with the final dot behind it in the same write.
     CHECK(rig.send("Subject: x\r\n\r\n..dots\r\n.\r\nQUIT\r\n").empty());
-    CHECK(rig.output.take() == std::vector<std::string>{"body Subject: x\r\n\r\n..dots\r\n"});
-    rig.dialogue.upstream_wrote();
-    CHECK(rig.output.take() == std::vector<std::string>{"."});
+    CHECK(rig.output.take() == std::vector<std::string>{"body then dot Subject: x\r\n\r\n..dots\r\n.\r\n"});
     rig.dialogue.process();
     CHECK(rig.replies().empty()); // only the upstream's answer to the dot may say 250
     CHECK(rig.upstream("250 2.0.0 Ok: queued as 4ABC\r\n") ==
@@ -345,7 +346,6 @@ TEST_CASE("SmtpDialogue logs each message with the recipients the upstream took,
     rig.send("DATA\r\n");
     REQUIRE(rig.upstream("354 go\r\n") == "354 End data with <CR><LF>.<CR><LF>\r\n");
     rig.send("x\r\n.\r\n");
-    rig.dialogue.upstream_wrote();
     CHECK(rig.upstream("250 2.0.0 Ok: queued as 1\r\n") == "250 2.0.0 Ok: queued as 1\r\n");
     // The next transaction, on the same upstream link, starts with no recipient, and its MAIL line is
     // its own.
@@ -362,7 +362,6 @@ TEST_CASE("SmtpDialogue logs each message with the recipients the upstream took,
     rig.send("DATA\r\n");
     REQUIRE(rig.upstream("354 go\r\n") == "354 End data with <CR><LF>.<CR><LF>\r\n");
     rig.send("y\r\n.\r\n");
-    rig.dialogue.upstream_wrote();
     // The upstream refuses this one: the reject line names the first recipient, as Postfix's does.
     CHECK(rig.upstream("554 5.7.1 Spam\r\n") == "554 5.7.1 Spam\r\n");
     const std::string log = rig.host.log_text();
@@ -570,6 +569,49 @@ TEST_CASE("SmtpDialogue on a time-out and at shutdown", "[dialogue]") {
         CHECK(rig.upstream("250 2.0.0 Ok\r\n") ==
               "250 2.0.0 Ok\r\n421 4.3.2 mx.test Service shutting down\r\n");
         CHECK(rig.dialogue.closing());
+    }
+}
+
+TEST_CASE("SmtpDialogue sends the final dot in the same write as the body's last piece", "[dialogue]") {
+    // Bare newlines made CRLF double the content, the most it can grow: the body buffer is then as
+    // full as it gets when the end of data comes, across the lengths around where a step fills it.
+    // Every piece but the last goes alone; the last carries the dot; the upstream gets exactly the
+    // content and one dot, and relayguard's own 250 never comes before the upstream's.
+    for (std::size_t bare = 8100; bare <= 8200; bare += 3) {
+        Rig rig("<data bare-newline=\"normalize\"/>\n");
+        rig.dialogue.greet();
+        rig.replies();
+        rig.begin_data();
+        std::string expected;
+        for (std::size_t index = 0; index <= bare; ++index) {
+            expected += "\r\n";
+        }
+        expected += ".\r\n";
+        REQUIRE(rig.dialogue.input().append(std::string(bare, '\n') + "\r\n.\r\n"));
+        rig.dialogue.process();
+        std::string upstream_got;
+        bool dot_sent = false;
+        for (int round = 0; round < 8 && !dot_sent; ++round) {
+            for (const std::string& request : rig.output.take()) {
+                REQUIRE_FALSE(dot_sent);
+                if (request.rfind("body then dot ", 0) == 0) {
+                    upstream_got += request.substr(14);
+                    dot_sent = true;
+                } else {
+                    REQUIRE(request.rfind("body ", 0) == 0);
+                    upstream_got += request.substr(5);
+                }
+            }
+            CHECK(rig.replies().empty());
+            if (!dot_sent) {
+                rig.dialogue.upstream_wrote();
+                rig.dialogue.process();
+            }
+        }
+        INFO(bare << " bare newlines");
+        REQUIRE(dot_sent);
+        CHECK(upstream_got == expected);
+        CHECK(rig.upstream("250 2.0.0 Ok\r\n") == "250 2.0.0 Ok\r\n");
     }
 }
 
