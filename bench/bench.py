@@ -23,10 +23,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "lib"))
+sys.path.insert(0, str(HERE / "upstream_reuse"))
+sys.path.insert(0, str(HERE / "syscalls"))
 
 import contenders as cs  # noqa: E402
 import loadgen  # noqa: E402
 import report  # noqa: E402
+import syscalls  # noqa: E402
+import upstream_reuse  # noqa: E402
 
 REPO = HERE.parent
 
@@ -51,6 +55,11 @@ FULL = {
     "handshakes": 400,
     "handshake_rounds": 3,
     "handshake_workers": 3,
+    "reuse_sessions": 40,
+    "reuse_concurrency": 4,
+    "reuse_rounds": 3,
+    "syscall_messages": 1000,
+    "syscall_rounds": 3,
     "timeout": 900,
 }
 
@@ -71,6 +80,11 @@ SMOKE = {
     "handshakes": 10,
     "handshake_rounds": 1,
     "handshake_workers": 2,
+    "reuse_sessions": 3,
+    "reuse_concurrency": 2,
+    "reuse_rounds": 1,
+    "syscall_messages": 20,
+    "syscall_rounds": 1,
     "timeout": 60,
 }
 
@@ -151,11 +165,12 @@ class Run:
     # -- which contenders exist ------------------------------------------------------------------
 
     def available(self):
-        names = ["direct", "haproxy", "relayguard", "relayguard-musl", "relayguard-baseline", "nginx", "haraka"]
-        present = {"direct": True, "relayguard": self.binary.exists(),
+        names = ["direct", "haproxy", "relayguard", "relayguard-reuse", "relayguard-musl", "relayguard-baseline",
+                 "nginx", "haraka"]
+        present = {"direct": True, "relayguard": self.binary.exists(), "relayguard-reuse": self.binary.exists(),
                    "relayguard-musl": bool(self.binary_musl and self.binary_musl.exists()),
                    "relayguard-baseline": bool(self.binary_baseline and self.binary_baseline.exists())}
-        reasons = {"relayguard": f"{self.binary} does not exist",
+        reasons = {"relayguard": f"{self.binary} does not exist", "relayguard-reuse": f"{self.binary} does not exist",
                    "relayguard-musl": f"{self.binary_musl} does not exist" if self.binary_musl else
                    "no static musl build (the musl-x86_64 preset did not build, or --binary-musl was not given)",
                    "relayguard-baseline": f"{self.binary_baseline} does not exist" if self.binary_baseline else
@@ -183,6 +198,8 @@ class Run:
             return cs.Haproxy(workdir, sink, **options)
         if name == "relayguard":
             return cs.Relayguard(workdir, sink, self.binary, **options)
+        if name == "relayguard-reuse":
+            return cs.RelayguardReuse(workdir, sink, self.binary, **options)
         if name == "relayguard-musl":
             return cs.RelayguardMusl(workdir, sink, self.binary_musl, **options)
         if name == "relayguard-baseline":
@@ -251,6 +268,84 @@ class Run:
             if not contender.alive():
                 self.fail(f"throughput {name}", f"exited during the run: {contender.process.log_tail(5)}")
             self.stop(contender)
+        self.stop(sink)
+
+    # -- 1b: upstream connection reuse in front of a slow upstream --------------------------------------
+
+    def reuse(self, names):
+        """bench/upstream_reuse's measurement: an upstream that greets after 1 s and answers EHLO after
+        200 ms; relayguard without a pool against pool-size 8, prewarm 1 (the same binary)."""
+        if "relayguard" not in names:
+            return
+        plan = self.plan
+        greeting_delay, ehlo_delay = (1.0, 0.2) if not self.args.smoke else (0.2, 0.05)
+        self.say(f"reuse: upstream greeting after {greeting_delay:g} s, EHLO after {ehlo_delay * 1000:g} ms; "
+                 f"{plan['reuse_sessions']} sessions, {plan['reuse_rounds']} rounds")
+        samples = {"no pool": [], "pool": []}
+        connections = {}
+        for round_index in range(plan["reuse_rounds"]):
+            for label in rotate(["no pool", "pool"], round_index):
+                pool = label == "pool"
+                sink = upstream_reuse.SlowSink(greeting_delay, ehlo_delay)
+                workdir = self.work / "reuse"
+                workdir.mkdir(exist_ok=True)
+                relayguard = upstream_reuse.Relayguard(self.binary, workdir, sink.port, pool)
+                try:
+                    if pool:  # the prewarmed connection is what a freshly started pool offers
+                        time.sleep(greeting_delay + ehlo_delay + 0.5)
+                    rtt, rate = upstream_reuse.measure(relayguard, plan["reuse_sessions"], plan["reuse_concurrency"])
+                except (OSError, RuntimeError, ConnectionError) as error:
+                    self.fail(f"reuse {label}", error)
+                    continue
+                finally:
+                    relayguard.stop()
+                    sink.listener.close()
+                samples[label].append({"mail_rtt_ms": rtt * 1000, "msg_per_s": rate})
+                connections[label] = sink.connections
+                print(f"  round {round_index + 1} {label:<8} MAIL FROM round trip {rtt * 1000:9.2f} ms  "
+                      f"{rate:8.2f} msg/s  upstream connections {sink.connections}", flush=True)
+        self.results["reuse"] = {
+            "greeting_delay_s": greeting_delay, "ehlo_delay_s": ehlo_delay, "sessions": plan["reuse_sessions"],
+            "concurrency": plan["reuse_concurrency"], "rounds": plan["reuse_rounds"], "samples": samples,
+            "upstream_connections": connections, "pool": cs.RelayguardReuse.POOL,
+            "median": {label: {key: median([sample[key] for sample in values])
+                               for key in ("mail_rtt_ms", "msg_per_s")} if values else None
+                       for label, values in samples.items()}}
+
+    # -- 1c: system calls per message ------------------------------------------------------------------
+
+    def syscalls(self, names):
+        """bench/syscalls's count (strace -c) for relayguard, its baseline build and reuse, and haproxy."""
+        if not shutil.which(syscalls.STRACE):
+            self.skip("syscalls", "strace is not installed (apt-get install strace)")
+            return
+        names = [name for name in ("haproxy", "relayguard", "relayguard-reuse", "relayguard-baseline")
+                 if name in names]
+        plan = self.plan
+        sink = cs.SmtpSink(self.work / "syscalls", max_sessions=100, name="smtp-sink-syscalls").start()
+        self.running.append(sink)
+        self.say(f"syscalls: strace -c, {plan['syscall_messages']} messages per workload, "
+                 f"{plan['syscall_rounds']} rounds")
+        counts = {name: [] for name in names}
+        for round_index in range(plan["syscall_rounds"]):
+            for name in rotate(names, round_index):
+                try:
+                    counts[name].append(syscalls.measure(self.make(name, sink, folder="syscalls"), self.work,
+                                                         plan["syscall_messages"]))
+                except syscalls.StraceUnavailable as error:
+                    self.skip("syscalls", str(error))
+                    self.stop(sink)
+                    return
+                except (OSError, RuntimeError, loadgen.LoadFailed, subprocess.SubprocessError) as error:
+                    self.fail(f"syscalls {name}", error)
+        messages = plan["syscall_messages"]
+        self.results["syscalls"] = {
+            "messages": messages, "rounds": plan["syscall_rounds"], "counts": counts,
+            "per_message": {name: {workload: {"total": median([sum(r[workload].values()) for r in rounds]) / messages,
+                                              "calls": {call: median([r[workload].get(call, 0) for r in rounds]) / messages
+                                                        for call in rounds[0][workload]}}
+                                   for workload, _ in syscalls.WORKLOADS}
+                            for name, rounds in counts.items() if rounds}}
         self.stop(sink)
 
     # -- 3: bulk DATA -----------------------------------------------------------------------------
@@ -513,7 +608,10 @@ class Run:
             return 1
         if not loadgen.loopback_source_ok():
             self.fail("loopback", "cannot bind 127.0.1.1 (needed for many idle sessions)")
-        steps = self.args.steps or ["throughput", "bulk", "latency", "memory", "handshakes", "sizes"]
+        steps = self.args.steps or ["throughput", "reuse", "syscalls", "bulk", "latency", "memory", "handshakes",
+                                    "sizes"]
+        # The reuse configuration is a throughput contender; the other steps measure relayguard as it is.
+        plain = [name for name in names if name != "relayguard-reuse"]
         certificate = None
         for step in steps:
             step_began = time.monotonic()
@@ -522,14 +620,18 @@ class Run:
                     certificate = self.certificate()
                 if step == "throughput":
                     self.throughput(names)
+                elif step == "reuse":
+                    self.reuse(names)
+                elif step == "syscalls":
+                    self.syscalls(names)
                 elif step == "bulk":
-                    self.bulk(names)
+                    self.bulk(plain)
                 elif step == "latency":
-                    self.latency(names)
+                    self.latency(plain)
                 elif step == "memory":
-                    self.memory(names, certificate)
+                    self.memory(plain, certificate)
                 elif step == "handshakes":
-                    self.handshakes(names, certificate)
+                    self.handshakes(plain, certificate)
                 elif step == "sizes":
                     self.sizes()
             except Exception as error:  # noqa: BLE001 - one broken step must not lose the others' results
@@ -684,8 +786,8 @@ def main():
     parser.add_argument("--builds", help="JSON file with the size builds (written by bench/run)")
     parser.add_argument("--docs", help="write docs/benchmarks.md and the plot here (full runs)")
     parser.add_argument("--only", nargs="*",
-                        help="contenders to run (direct haproxy relayguard relayguard-musl relayguard-baseline nginx haraka)")
-    parser.add_argument("--steps", nargs="*", help="throughput bulk latency memory handshakes sizes")
+                        help="contenders to run (direct haproxy relayguard relayguard-reuse relayguard-musl relayguard-baseline nginx haraka)")
+    parser.add_argument("--steps", nargs="*", help="throughput reuse syscalls bulk latency memory handshakes sizes")
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument("--command-line", default="bench/run", help="the command as typed, for the report")
     parser.add_argument("--report-only", action="store_true",

@@ -97,12 +97,7 @@ def per_unit(added, messages):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--binary", default="build/release/firmware/relayguard")
-    parser.add_argument("--baseline", help="an earlier glibc build to compare with, in the same run")
-    parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--json", help="write the counts here")
-    args = parser.parse_args()
+    args = loadgen.comparison_arguments(parser, rounds=1)
     binaries = {"relayguard": Path(args.binary).resolve()}
     if args.baseline:
         binaries["baseline"] = Path(args.baseline).resolve()

@@ -379,6 +379,27 @@ class RelayguardMusl(Relayguard):
                 "toolchains/mbedtls/relayguard_mbedtls_config.h), one thread, log level warning")
 
 
+class RelayguardReuse(Relayguard):
+    """The same glibc build with upstream connection reuse on (<upstream pool-size="8" prewarm="1">): a
+    client session's first MAIL takes a connection a session before it left, instead of opening one."""
+
+    name = "relayguard-reuse"
+    label = "relayguard (upstream reuse)"
+    POOL = 'pool-size="8" prewarm="1"'
+
+    def write_config(self):
+        config = super().write_config()
+        text = config.read_text()
+        upstream = f'<upstream host="{self.sink.host}" port="{self.sink.port}"/>'
+        if upstream not in text:
+            raise RuntimeError("the benchmark configuration's <upstream> element changed")
+        config.write_text(text.replace(upstream, upstream[:-2] + f" {self.POOL}/>"))
+        return config
+
+    def describe(self):
+        return f"the release build, configured as relayguard plus <upstream {self.POOL}>"
+
+
 class RelayguardBaseline(Relayguard):
     """An earlier relayguard build (bench.py --binary-baseline), configured as the current one, so a change
     is measured against what it replaces in the same run."""

@@ -19,6 +19,17 @@ class LoadFailed(RuntimeError):
     pass
 
 
+def comparison_arguments(parser, rounds):
+    """The options of the scripts that compare the current build with an earlier one in one run
+    (bench/allocations, bench/syscalls)."""
+    parser.add_argument("--binary", default="build/release/firmware/relayguard")
+    parser.add_argument("--baseline", help="an earlier glibc build to compare with, in the same run")
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--json", help="write the counts here")
+    return parser.parse_args()
+
+
 def smtp_source(port, sessions, messages, size, many_per_connection, timeout):
     """Sends `messages` messages of `size` payload octets over `sessions` parallel sessions; returns
     the elapsed seconds. One message per connection, or all of a session's over one (-d)."""

@@ -6,8 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ORDER = ["direct", "haproxy", "relayguard", "relayguard-musl", "relayguard-baseline", "nginx", "haraka"]
+ORDER = ["direct", "haproxy", "relayguard", "relayguard-reuse", "relayguard-musl", "relayguard-baseline", "nginx",
+         "haraka"]
 LABELS = {"direct": "direct", "haproxy": "haproxy (TCP hop)", "relayguard": "relayguard",
+          "relayguard-reuse": "relayguard, upstream reuse",
           "relayguard-musl": "relayguard, static musl",
           "relayguard-baseline": "relayguard, baseline build", "nginx": "nginx mail", "haraka": "Haraka"}
 KIB = 1024
@@ -80,6 +82,21 @@ def targets(results):
         judged.append({"id": f"throughput-{mode}", "what": f"relayguard ≥ 0.95× haproxy's TCP hop, {sessions} "
                        f"sessions, {words}", "measured": fmt_ratio(value),
                        "met": None if value is None else value >= 0.95})
+    point = throughput_point(results, "one", sessions).get("median") or {}
+    value = ratio(point.get("relayguard-reuse"), point.get("haproxy"))
+    judged.append({"id": "throughput-one-reuse", "what": f"relayguard with upstream reuse ≥ 1.0× haproxy's TCP hop, "
+                   f"{sessions} sessions, one message per connection", "measured": fmt_ratio(value),
+                   "met": None if value is None else value >= 1.0})
+    reuse = results.get("reuse") or {}
+    pooled = ((reuse.get("median") or {}).get("pool") or {}).get("mail_rtt_ms")
+    unpooled = ((reuse.get("median") or {}).get("no pool") or {}).get("mail_rtt_ms")
+    greeting_ms = (reuse.get("greeting_delay_s") or 0) * 1000
+    value = ratio(pooled, greeting_ms)
+    judged.append({"id": "reuse-mail-rtt", "what": f"upstream greeting delayed {greeting_ms / 1000:g} s: a client's "
+                   "MAIL FROM answered without waiting for it when a pooled connection is free (round trip "
+                   "< 0.1× the delay)", "measured": "—" if value is None else
+                   f"{fmt(pooled, 2)} ms with a pool, {fmt(unpooled, 1)} ms without",
+                   "met": None if value is None else value < 0.1})
     for other in ("nginx", "haraka"):
         values = both_modes(results, "relayguard", other)
         known = [value for value in values if value is not None]
@@ -189,6 +206,8 @@ def measurement_tables(results):
     lines.append("")
     lines.append("CPU µs/msg: user + system time of the proxy's own process(es) per message (nginx: its worker).")
     lines.append("")
+
+    lines += reuse_table(results) + syscalls_table(results)
 
     # 2. The sweep.
     sweep = plan.get("sweep_sessions") or []
@@ -357,6 +376,62 @@ def measurement_tables(results):
     return lines
 
 
+def reuse_table(results):
+    """Table 1b: upstream connection reuse in front of a slow upstream (bench.py's reuse step)."""
+    reuse = results.get("reuse") or {}
+    medians = reuse.get("median") or {}
+    if not any(medians.values()):
+        return []
+    lines = [f"### 1b. Upstream connection reuse: the upstream greets after {reuse.get('greeting_delay_s'):g} s and "
+             f"answers EHLO after {reuse.get('ehlo_delay_s', 0) * 1000:g} ms; {reuse.get('sessions')} sessions one "
+             f"after another (round trip), then {reuse.get('sessions')} sessions {reuse.get('concurrency')} at a time "
+             f"(msg/s), one message per connection; median of {reuse.get('rounds')} interleaved rounds", "",
+             "| relayguard | MAIL FROM round trip | msg/s, 1 per connection | upstream connections (last round) |",
+             "|---|---:|---:|---:|"]
+    connections = reuse.get("upstream_connections") or {}
+    for label, words in (("no pool", "no pool (pool-size 0)"),
+                         ("pool", " ".join(reuse.get("pool", "pool").replace('"', "").split("=")))):
+        entry = medians.get(label) or {}
+        lines.append(f"| {words} | {fmt(entry.get('mail_rtt_ms'), 2, ' ms')} | {fmt(entry.get('msg_per_s'), 2)} | "
+                     f"{connections.get(label, '—')} |")
+    on, off = medians.get("pool") or {}, medians.get("no pool") or {}
+    rtt_ratio = ratio(on.get("mail_rtt_ms"), off.get("mail_rtt_ms"))
+    lines.append(f"| pool ÷ no pool | {'—' if rtt_ratio is None else f'{rtt_ratio:.4f}×'} | "
+                 f"{fmt_ratio(ratio(on.get('msg_per_s'), off.get('msg_per_s')))} | |")
+    lines.append("")
+    return lines
+
+
+def syscalls_table(results):
+    """Table 1c: system calls per message (bench.py's syscalls step, strace -c)."""
+    per = (results.get("syscalls") or {}).get("per_message") or {}
+    if not per:
+        return []
+    steps = results.get("syscalls") or {}
+    lines = [f"### 1c. System calls per message (strace -c -f; {steps.get('messages'):,} messages of 10 KB per "
+             f"workload, median of {steps.get('rounds')} rounds)", ""]
+    for workload, words in (("many", "many messages per connection (-d)"), ("one", "one message per connection")):
+        common = {}
+        for entry in per.values():
+            for call, value in ((entry.get(workload) or {}).get("calls") or {}).items():
+                common[call] = max(common.get(call, 0), value)
+        top = sorted(common, key=common.get, reverse=True)[:6]
+        lines += [f"{words}:", "", "| contender | calls/msg | × haproxy | " + " | ".join(top) + " |",
+                  "|---|---:|---:|" + "---:|" * len(top)]
+        reference = (per.get("haproxy") or {}).get(workload, {}).get("total")
+        for name in ORDER:
+            entry = (per.get(name) or {}).get(workload)
+            if not entry:
+                continue
+            lines.append(f"| {LABELS[name]} | {fmt(entry['total'], 1)} | {fmt_ratio(ratio(entry['total'], reference))} | "
+                         + " | ".join(fmt(entry["calls"].get(call, 0), 1) for call in top) + " |")
+        lines.append("")
+    lines.append("haproxy's clock_gettime calls are CLOCK_THREAD_CPUTIME_ID, its own CPU accounting (no vDSO for "
+                 "that clock). strace slows the traced process: these are counts, never times.")
+    lines.append("")
+    return lines
+
+
 def targets_table(judged, title="### Targets"):
     lines = [title, "", "| target | measured | |", "|---|---|---|"]
     for target in judged:
@@ -521,7 +596,7 @@ def plot(results, out, png):
                 values = [medians.get(name) for name in present]
                 handle.write(f"{s} " + " ".join("NaN" if v is None else f"{v:.1f}" for v in values) + "\n")
             handle.write("\n\n")
-    colours = {"direct": "#555555", "haproxy": "#1f77b4", "relayguard": "#d62728",
+    colours = {"direct": "#555555", "haproxy": "#1f77b4", "relayguard": "#d62728", "relayguard-reuse": "#e377c2",
                "relayguard-musl": "#ff7f0e", "relayguard-baseline": "#8c564b", "nginx": "#2ca02c",
                "haraka": "#9467bd"}
     script = Path(out) / "throughput-sweep.gp"
