@@ -22,6 +22,12 @@ std::size_t plain_prefix(const char* text, std::size_t size) {
     return span;
 }
 
+// Whether a line that starts with `octet` starts with plain content: a dot may be a transparency dot
+// or the end of data, and CR, LF and NUL are the state machine's.
+bool plain_line_start(char octet) {
+    return octet != '.' && octet != '\r' && octet != '\n' && octet != '\0';
+}
+
 template <std::size_t size, typename Emission>
 void append(Emission& emission, const char (&octets)[size]) {
     std::copy(octets, octets + size, emission.octets + emission.size);
@@ -134,9 +140,14 @@ std::size_t DataScanner::write_held(char* out, std::size_t out_capacity) {
     return written;
 }
 
+// Content a run at a time, and whole lines of it: the content up to the next CR, LF or NUL; then, for a
+// CRLF right after content, the line end, and the next line too when it starts with plain content (not
+// a dot, CR, LF or NUL). For all of these the output is the input, so they are one copy, and the state
+// machine walks octet by octet only through what is left (dots at line starts, bare newlines, NULs,
+// the end of data).
 std::size_t DataScanner::plain_run(const char* in, std::size_t in_size, char* out, std::size_t room) {
-    if (cursor_.phase != LinePhase::content || cursor_.cr_pending || cursor_.uncounted != 0 ||
-        held_size_ != 0) {
+    if ((cursor_.phase != LinePhase::content && cursor_.phase != LinePhase::start) || cursor_.cr_pending ||
+        cursor_.uncounted != 0 || held_size_ != 0) {
         return 0;
     }
     const bool producing = cursor_.problem == Problem::none;
@@ -146,12 +157,27 @@ std::size_t DataScanner::plain_run(const char* in, std::size_t in_size, char* ou
         const std::uint64_t allowed = max_size_ > cursor_.received ? max_size_ - cursor_.received : 0;
         limit = static_cast<std::size_t>(std::min<std::uint64_t>(limit, allowed));
     }
-    const std::size_t run = data_scanner_detail::plain_prefix(in, limit);
-    if (producing && run > 0) {
-        std::memcpy(out, in, run);
+    std::size_t taken = 0;
+    for (;;) {
+        if (cursor_.phase == LinePhase::start) {
+            if (taken == limit || !data_scanner_detail::plain_line_start(in[taken])) {
+                break;
+            }
+            cursor_.phase = LinePhase::content; // its first octet is in the run below
+        }
+        taken += data_scanner_detail::plain_prefix(in + taken, limit - taken);
+        if (limit - taken < 2 || in[taken] != '\r' || in[taken + 1] != '\n') {
+            break;
+        }
+        taken += 2;
+        cursor_.phase = LinePhase::start;
+        cursor_.line_after_crlf = true;
     }
-    count_received(cursor_, run);
-    return run;
+    if (producing && taken > 0) {
+        std::memcpy(out, in, taken);
+    }
+    count_received(cursor_, taken);
+    return taken;
 }
 
 DataScanner::Step DataScanner::scan(const char* in, std::size_t in_size, char* out,

@@ -492,7 +492,9 @@ void UpstreamLink::quit() {
     // TLS, only when no write is in flight (the pump's output would interleave with it).
     if (ready_ && (!tls_ || tls_->to_send().empty())) {
         asio::error_code ignored;
-        socket_.non_blocking(true, ignored);
+        if (!socket_.non_blocking()) {
+            socket_.non_blocking(true, ignored); // set once connected, for write_socket(): an ioctl each time
+        }
         if (!tls_) {
             socket_.write_some(asio::buffer("QUIT\r\n", 6), ignored);
         } else {
