@@ -326,7 +326,9 @@ void UpstreamLink::read_reply(std::chrono::milliseconds timeout) {
             const bool answering_command = phase_ == Phase::command;
             // Taken out of in_ before it is handled, so that in_ holds only what came after it when the
             // owner sends its next command from inside the handler (spoke_out_of_turn() looks there).
-            // The reply's text stays where it is: nothing writes into in_ before handle_reply returns.
+            // The reply's text stays where it is until the owner sends its next command: that command's
+            // write may complete at once and its read start (Asio tries it at once) into the same block,
+            // so an owner reads the reply before it sends anything (SmtpDialogue relays it first).
             in_.consume(reply.consumed);
             busy_ = false;
             handle_reply(reply);
